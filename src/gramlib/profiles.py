@@ -1,0 +1,79 @@
+"""Named search profiles: the paper's settings, a 2-core CPU scale and a seconds-long smoke scale.
+
+``paper`` keeps §4.1 unchanged (needs a GPU: ~2 GMAC per sampled 32×32 image).
+``cpu`` keeps the algorithm and changes only sizes so 1000 iterations fit in
+about an hour on 2 CPU cores (see ``benchmarks/search_speed.py`` for figures).
+``smoke`` exists for tests and CI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .metagraph import UpdateRule
+from .search import SearchConfig
+from .space import PAPER_OPS, SearchSpace
+from .train import Recipe
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    space: SearchSpace
+    rule: UpdateRule
+    search: SearchConfig
+    description: str = ""
+
+
+def _proxy(epochs: int, batch_size: int = 64) -> Recipe:
+    return Recipe("adam", lr=4e-3, epochs=epochs, batch_size=batch_size, weight_decay=0.0, schedule="constant",
+                  augment="none")
+
+
+PROFILES: dict[str, Profile] = {
+    "paper": Profile(
+        "paper",
+        SearchSpace(hierarchies=3, dags_per_hierarchy=3, nodes=30, ops=PAPER_OPS, filter_cap=None, stem_channels=32),
+        UpdateRule(alpha=0.9, gamma=1.0, beta_init=0.4, cost="latency_ms"),
+        SearchConfig(iterations=1000, proxy_train=500, proxy_val=500, proxy_recipe=_proxy(5)),
+        "§4.1 unchanged: h=3, m=3, n=30, paper ops, 1000 iterations, 500-image proxy. GPU advised.",
+    ),
+    "cpu": Profile(
+        "cpu",
+        # sizes only: 10 nodes, every node capped at 16 filters, a 16-wide stem
+        SearchSpace(hierarchies=3, dags_per_hierarchy=3, nodes=10, ops=PAPER_OPS, filter_cap=16, stem_channels=16),
+        # γ per ms rescaled for CPU latencies of the capped candidates (~0.3–2 ms), so that
+        # latency differences weigh about as much as accuracy differences (docs/interpretation.md)
+        UpdateRule(alpha=0.9, gamma=0.1, beta_init=0.4, cost="latency_ms"),
+        SearchConfig(iterations=1000, proxy_train=500, proxy_val=250, proxy_recipe=_proxy(3), threads=2),
+        "2-core CPU: n=10, filter cap 16, stem 16, 3 proxy epochs, 250 validation images.",
+    ),
+    "smoke": Profile(
+        "smoke",
+        SearchSpace(hierarchies=2, dags_per_hierarchy=2, nodes=5, ops=("conv1x1-8", "conv3x3-8"), filter_cap=8,
+                    stem_channels=8),
+        UpdateRule(alpha=0.9, gamma=0.0, beta_init=0.4, cost="log10_macs"),
+        SearchConfig(iterations=6, proxy_train=64, proxy_val=32, proxy_recipe=_proxy(1, 32), latency_runs=2,
+                     latency_warmup=1),
+        "seconds: for tests and CI only.",
+    ),
+}
+
+
+def get_profile(name: str, *, space: dict[str, Any] | None = None, rule: dict[str, Any] | None = None,
+                search: dict[str, Any] | None = None) -> Profile:
+    """A named profile with optional field overrides, e.g. ``get_profile("cpu", search={"iterations": 50})``."""
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}")
+    p = PROFILES[name]
+    try:
+        sp = replace(p.space, **(space or {}))
+        ru = replace(p.rule, **(rule or {}))
+        search = dict(search or {})
+        if isinstance(search.get("proxy_recipe"), dict):
+            search["proxy_recipe"] = replace(p.search.proxy_recipe, **search["proxy_recipe"])
+        se = replace(p.search, **search)
+    except TypeError as e:
+        raise ValueError(f"bad override for profile {name!r}: {e}") from e
+    return replace(p, space=sp, rule=ru, search=se)

@@ -1,0 +1,128 @@
+"""Model cost: MACs and parameters (fvcore), accuracy density, CPU/GPU latency.
+
+MACs: fvcore counts one fused multiply-add as one "flop". Its default total also
+adds BatchNorm, pooling and other elementwise work; published MAC figures (and
+the paper's) count convolutions and linear layers only, so :func:`count_macs`
+sums just those operators (torchvision MobileNetV2-1.0 at 224: 300.8 M, as
+published, instead of fvcore's 314 M total).
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+import torch
+from fvcore.nn import FlopCountAnalysis, parameter_count
+from torch import nn
+
+#: fvcore operator names that are convolutions or matrix products.
+MAC_OPERATORS = frozenset({"conv", "linear", "addmm", "matmul", "mm", "bmm", "einsum"})
+
+
+@dataclass(frozen=True)
+class Cost:
+    macs: int              #: conv + linear multiply-accumulates for one image
+    params: int            #: trainable and buffer-free parameter count
+    macs_all_ops: int      #: fvcore's total, BatchNorm and pooling included
+
+    @property
+    def mmacs(self) -> float:
+        return self.macs / 1e6
+
+
+def _example_input(model: nn.Module, input_shape: tuple[int, ...]) -> torch.Tensor:
+    p = next(model.parameters())
+    return torch.zeros((1, *input_shape), dtype=p.dtype, device=p.device)
+
+
+def count_cost(model: nn.Module, input_shape: tuple[int, int, int]) -> Cost:
+    """MACs (conv + linear, per image) and parameters of ``model`` for an input of shape (C, H, W)."""
+    was_training = model.training
+    model.eval()
+    try:
+        fca = FlopCountAnalysis(model, (_example_input(model, input_shape),))
+        fca.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
+        by_op = fca.by_operator()
+        macs = sum(v for k, v in by_op.items() if k in MAC_OPERATORS)
+        total = fca.total()
+    finally:
+        model.train(was_training)
+    return Cost(macs=int(macs), params=int(parameter_count(model)[""]), macs_all_ops=int(total))
+
+
+def count_macs(model: nn.Module, input_shape: tuple[int, int, int]) -> int:
+    return count_cost(model, input_shape).macs
+
+
+def accuracy_density(accuracy_percent: float, macs: float) -> float:
+    """Accuracy density (paper Table 1): accuracy in % per million MACs."""
+    if macs <= 0:
+        raise ValueError(f"MACs must be positive, got {macs}")
+    return accuracy_percent / (macs / 1e6)
+
+
+@contextmanager
+def num_threads(n: int | None) -> Iterator[int]:
+    """Temporarily set torch's intra-op thread count (None: leave it)."""
+    old = torch.get_num_threads()
+    if n is not None:
+        if n < 1:
+            raise ValueError(f"thread count must be >= 1, got {n}")
+        torch.set_num_threads(n)
+    try:
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(old)
+
+
+@dataclass(frozen=True)
+class Latency:
+    median_ms: float
+    p10_ms: float
+    p90_ms: float
+    runs: int
+    threads: int
+    device: str
+
+
+def measure_latency(model: nn.Module, input_shape: tuple[int, int, int], *, runs: int = 50, warmup: int = 10,
+                    threads: int | None = None) -> Latency:
+    """Batch-1 inference latency: ``warmup`` untimed runs, then the median of ``runs`` timed runs.
+
+    Args:
+        model: any module; measured in eval mode on the device of its parameters.
+        input_shape: (C, H, W).
+        runs: timed repetitions (>= 1).
+        warmup: untimed repetitions first (allocator, caches, cuDNN autotune).
+        threads: intra-op CPU threads during the measurement (None: current setting).
+    """
+    if runs < 1 or warmup < 0:
+        raise ValueError(f"runs must be >= 1 and warmup >= 0, got runs={runs}, warmup={warmup}")
+    was_training = model.training
+    model.eval()
+    x = _example_input(model, input_shape)
+    cuda = x.is_cuda
+    times = []
+    try:
+        with num_threads(threads) as nt, torch.inference_mode():
+            for i in range(warmup + runs):
+                if cuda:
+                    torch.cuda.synchronize()
+                t0 = time.perf_counter()
+                model(x)
+                if cuda:
+                    torch.cuda.synchronize()
+                if i >= warmup:
+                    times.append((time.perf_counter() - t0) * 1e3)
+    finally:
+        model.train(was_training)
+    q = statistics.quantiles(times, n=10) if len(times) > 1 else [times[0]] * 9
+    return Latency(statistics.median(times), q[0], q[-1], runs, nt, str(x.device))
+
+
+logging.getLogger("fvcore").setLevel(logging.ERROR)

@@ -1,0 +1,249 @@
+"""The GRAM search loop: sample → proxy-train → evaluate → update, checkpointed every iteration.
+
+Files written in the output folder:
+
+* ``config.json``   — search space, update rule and search settings (a resumed
+  run must match them);
+* ``metagraph.json`` — the meta-graph after the last completed iteration,
+  replaced atomically;
+* ``history.jsonl`` — one JSON line per iteration: architecture, accuracy,
+  latency, MACs, reward, β, timings.
+
+A run killed at any point resumes from ``metagraph.json``: history lines past
+the checkpoint are dropped and redone. Every random draw of an iteration
+(sampling, weight initialisation, shuffling) is seeded from (seed, iteration),
+so the redo is identical. Measured latency is the exception (wall-clock time):
+use ``cost="log10_macs"`` or ``"none"`` when bit-identical resumption matters.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from .architecture import Architecture
+from .data import ImageData, ProxySplit, load_split, make_proxy, normalize_stats
+from .io import atomic_write_json, atomic_write_text
+from .metagraph import MetaGraph, UpdateRule
+from .model import build_model
+from .profiling import count_cost, measure_latency, num_threads
+from .space import SearchSpace
+from .train import DivergedError, Recipe, evaluate, Normalizer, resolve_device, train
+
+log = logging.getLogger(__name__)
+
+MODES = ("gram", "random")
+
+
+class SearchError(RuntimeError):
+    """The output folder holds a run with other settings, or a file there is unreadable."""
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Settings of a search run (the space and the update rule are separate).
+
+    Args:
+        iterations: T of Algorithm 1.
+        mode: "gram" (update the meta-graph) or "random" (same sampler and budget,
+            weights never updated: the ablation baseline).
+        dataset: dataset the proxy set is drawn from.
+        proxy_train, proxy_val: proxy set sizes (per class if ``per_class``).
+        per_class: stratified proxy sampling.
+        proxy_recipe: how each candidate is trained.
+        latency_runs, latency_warmup, latency_threads: batch-1 latency measurement.
+        seed: seeds the meta-graph, the proxy split and every candidate.
+        threads: torch intra-op threads for the whole run (None: torch's default).
+        device: "auto" uses a GPU when present.
+        mirror, data_root: where datasets are read (see :func:`gramlib.data.load_split`).
+    """
+
+    iterations: int = 1000
+    mode: str = "gram"
+    dataset: str = "cifar10"
+    proxy_train: int = 500
+    proxy_val: int = 500
+    per_class: bool = False
+    proxy_recipe: Recipe = field(default_factory=lambda: Recipe("adam", lr=4e-3, epochs=3, batch_size=64,
+                                                                weight_decay=0.0, schedule="constant", augment="none"))
+    latency_runs: int = 20
+    latency_warmup: int = 3
+    latency_threads: int | None = 1
+    seed: int = 0
+    threads: int | None = None
+    device: str = "auto"
+    mirror: str | None = "auto"
+    data_root: str = "data"
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.iterations < 0:
+            raise ValueError(f"iterations must be >= 0, got {self.iterations}")
+        if self.proxy_train < 1 or self.proxy_val < 1:
+            raise ValueError(f"proxy sizes must be >= 1, got {self.proxy_train}, {self.proxy_val}")
+        if isinstance(self.proxy_recipe, dict):
+            object.__setattr__(self, "proxy_recipe", Recipe(**self.proxy_recipe))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SearchConfig:
+        d = dict(d)
+        if "proxy_recipe" in d and isinstance(d["proxy_recipe"], dict):
+            r = dict(d["proxy_recipe"])
+            r["milestones"] = tuple(r.get("milestones", (0.5, 0.75)))
+            d["proxy_recipe"] = Recipe(**r)
+        return cls(**d)
+
+
+def candidate_seed(seed: int, iteration: int) -> int:
+    return (int(seed) * 1_000_003 + int(iteration) * 7919 + 17) % (2**31 - 1)
+
+
+def score_candidate(arch: Architecture, proxy: ProxySplit, config: SearchConfig, seed: int) -> dict[str, Any]:
+    """Build, proxy-train and evaluate one candidate; returns its figures and a time split.
+
+    A candidate whose loss goes NaN/inf gets ``accuracy = nan`` and ``diverged = True``.
+    """
+    dev = resolve_device(config.device)
+    times: dict[str, float] = {}
+    t = time.perf_counter()
+    torch.manual_seed(seed)
+    c, h, w = proxy.train.x.shape[1:]
+    model = build_model(arch, num_classes=len(proxy.train.classes), in_channels=c, input_size=h).to(dev)
+    cost = count_cost(model, (c, h, w))
+    times["build"] = time.perf_counter() - t
+    mean, std = normalize_stats(proxy.train)
+    t = time.perf_counter()
+    diverged = False
+    try:
+        train(model, proxy.train.x, proxy.train.y, config.proxy_recipe, mean=mean, std=std, device=dev,
+              seed=seed, progress=False)
+    except DivergedError as e:
+        log.warning("candidate diverged, its update is skipped: %s", e)
+        diverged = True
+    times["train"] = time.perf_counter() - t
+    t = time.perf_counter()
+    acc = math.nan
+    if not diverged:
+        ev = evaluate(model, proxy.val.x.to(dev), proxy.val.y.to(dev), Normalizer(mean, std, dev))
+        acc = ev["top1"]
+    times["eval"] = time.perf_counter() - t
+    t = time.perf_counter()
+    lat = measure_latency(model, (c, h, w), runs=config.latency_runs, warmup=config.latency_warmup,
+                          threads=config.latency_threads)
+    times["latency"] = time.perf_counter() - t
+    return {"accuracy": acc, "diverged": diverged, "latency_ms": lat.median_ms, "macs": cost.macs,
+            "params": cost.params, "times": times}
+
+
+def _read_history(path: Path, upto: int) -> list[dict[str, Any]]:
+    """History rows with ``iteration <= upto``; a torn last line (killed mid-write) is dropped."""
+    rows = []
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                break
+            if row["iteration"] > upto:
+                break
+            rows.append(row)
+    return rows
+
+
+def load_history(out_dir: str | Path) -> list[dict[str, Any]]:
+    """All completed iterations of a search folder (consistent with its meta-graph checkpoint)."""
+    out = Path(out_dir)
+    mg = json.loads((out / "metagraph.json").read_text())
+    return _read_history(out / "history.jsonl", mg["iteration"])
+
+
+def search(space: SearchSpace, rule: UpdateRule, config: SearchConfig, out_dir: str | Path, *,
+           proxy: ProxySplit | None = None, progress: bool = True, stop_after: int | None = None) -> MetaGraph:
+    """Run (or resume) a GRAM search and return the trained meta-graph.
+
+    Args:
+        space, rule, config: what to search and how.
+        out_dir: folder for ``config.json``, ``metagraph.json`` and ``history.jsonl``.
+            An existing run there with the same settings is resumed; one with
+            other settings raises :class:`SearchError`.
+        proxy: a ready proxy split (default: drawn from ``config.dataset``).
+        progress: show a tqdm bar.
+        stop_after: run at most this many iterations in this call (for
+            time-boxed sessions and tests), then return.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    settings = {"space": space.to_dict(), "rule": asdict(rule), "search": config.to_dict()}
+    cfg_path, mg_path, hist_path = out / "config.json", out / "metagraph.json", out / "history.jsonl"
+    if cfg_path.exists():
+        old = json.loads(cfg_path.read_text())
+        old_cmp = {**old, "search": {k: v for k, v in old.get("search", {}).items() if k != "iterations"}}
+        new_cmp = {**settings, "search": {k: v for k, v in settings["search"].items() if k != "iterations"}}
+        if json.loads(json.dumps(old_cmp)) != json.loads(json.dumps(new_cmp)):
+            raise SearchError(f"{out} holds a search with other settings; use another folder or delete it")
+    atomic_write_json(cfg_path, settings)  # the iteration budget may grow on resume
+    if mg_path.exists():
+        mg = MetaGraph.load(mg_path, expected_space=space)
+        if asdict(mg.rule) != asdict(rule) or mg.seed != config.seed:
+            raise SearchError(f"{mg_path} was written with another update rule or seed")
+        log.info("resuming search in %s at iteration %d", out, mg.iteration)
+    else:
+        mg = MetaGraph(space, rule, seed=config.seed)
+    history = _read_history(hist_path, mg.iteration)
+    if len(history) != mg.iteration:
+        raise SearchError(f"{hist_path} holds {len(history)} iterations but the meta-graph {mg.iteration}")
+    # drop any row written after the last checkpoint: that iteration is redone identically
+    atomic_write_text(hist_path, "".join(json.dumps(r) + "\n" for r in history))
+
+    if proxy is None:
+        data = load_split(config.dataset, "train", root=config.data_root, mirror=config.mirror)
+        proxy = make_proxy(data, config.proxy_train, config.proxy_val, per_class=config.per_class, seed=config.seed)
+    todo = config.iterations - mg.iteration
+    if stop_after is not None:
+        todo = min(todo, stop_after)
+    t_run = time.perf_counter() - (history[-1]["wall_seconds"] if history else 0.0)
+    with num_threads(config.threads), open(hist_path, "a") as hist, \
+            tqdm(total=config.iterations, initial=mg.iteration, desc=f"search ({config.mode})",
+                 disable=not progress) as bar:
+        for _ in range(max(0, todo)):
+            t0 = time.perf_counter()
+            arch = mg.sample()
+            t_sample = time.perf_counter() - t0
+            res = score_candidate(arch, proxy, config, candidate_seed(config.seed, mg.iteration))
+            t0 = time.perf_counter()
+            upd: dict[str, Any] = {}
+            if res["diverged"] or config.mode == "random":
+                beta = mg.beta
+                mg.skip()
+                upd = {"reward": None, "beta": beta}
+            else:
+                upd = mg.update(arch, res["accuracy"], latency_ms=res["latency_ms"], macs=res["macs"])
+            res["times"]["sample"] = t_sample
+            res["times"]["update"] = time.perf_counter() - t0
+            row = {"iteration": mg.iteration, "accuracy": None if res["diverged"] else res["accuracy"],
+                   "diverged": res["diverged"], "latency_ms": res["latency_ms"], "macs": res["macs"],
+                   "params": res["params"], "reward": upd.get("reward"), "beta": upd["beta"],
+                   "edges": arch.num_edges, "active_nodes": arch.num_active_nodes,
+                   "entropy": mg.edge_entropy(), "times": res["times"],
+                   "wall_seconds": time.perf_counter() - t_run, "arch": arch.to_dict()}
+            # history first, then the checkpoint: a kill between them only means the row is redone
+            hist.write(json.dumps(row) + "\n")
+            hist.flush()
+            os.fsync(hist.fileno())
+            mg.save(mg_path)
+            bar.update()
+            bar.set_postfix(acc=row["accuracy"], beta=round(mg.beta, 3), mmac=round(res["macs"] / 1e6, 1))
+    return mg

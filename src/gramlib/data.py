@@ -431,7 +431,11 @@ def load_split(
         except DatasetError:
             raise
         except (RuntimeError, OSError) as e:  # not found / md5 mismatch / network errors
-            looked = f"mirror {mirror_dir}" if mirror_dir is not None else "no mirror (none found or disabled)"
+            looked = (
+                "mirror (looked for " + ", ".join(str(f) for f in _mirror_files(mirror_dir, name, split)) + ")"
+                if mirror_dir is not None
+                else "any mirror (none found or mirror disabled)"
+            )
             if download:
                 raise DatasetError(
                     f"{name}/{split}: not in {looked}, and torchvision could not download it into "

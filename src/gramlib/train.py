@@ -151,15 +151,16 @@ def make_optimizer(model: nn.Module, r: Recipe, steps_per_epoch: int):
 
 @torch.inference_mode()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, normalizer: Normalizer, *,
-             batch_size: int = 500, topk: tuple[int, ...] = (1,)) -> dict[str, float]:
+             batch_size: int = 500, topk: tuple[int, ...] = (1,), channels_last: bool = False) -> dict[str, float]:
     """Top-k accuracies (fractions) and mean loss of ``model`` on uint8 images ``x``."""
+    mf = torch.channels_last if channels_last else torch.contiguous_format
     was = model.training
     model.eval()
     device = normalizer.mean.device
     correct = {k: 0 for k in topk}
     loss = 0.0
     for i in range(0, len(x), batch_size):
-        xb = normalizer(x[i : i + batch_size].to(device, non_blocking=True))
+        xb = normalizer(x[i : i + batch_size].to(device, non_blocking=True)).contiguous(memory_format=mf)
         yb = y[i : i + batch_size].to(device)
         out = model(xb)
         loss += F.cross_entropy(out, yb, reduction="sum").item()
@@ -254,7 +255,7 @@ def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, recipe: Recipe, *,
         row: dict[str, Any] = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"],
                                "train_loss": total_loss / n, "train_acc": total_correct / n}
         if val is not None:
-            ev = evaluate(model, val[0].to(dev), val[1].to(dev), norm, topk=topk)
+            ev = evaluate(model, val[0].to(dev), val[1].to(dev), norm, topk=topk, channels_last=channels_last)
             row.update({f"val_{k}": v for k, v in ev.items()})
         row["seconds"] = time.perf_counter() - t_start
         result.history.append(row)

@@ -275,6 +275,8 @@ def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, recipe: Recipe, *,
 
 def recipe_with(name_or_recipe: str | Recipe, **overrides: Any) -> Recipe:
     """A named recipe (:data:`RECIPES`) with some fields replaced, e.g. ``recipe_with("cifar10", epochs=30)``."""
+    if isinstance(name_or_recipe, str) and name_or_recipe not in RECIPES:
+        raise ValueError(f"unknown recipe {name_or_recipe!r}; choose one of {sorted(RECIPES)}")
     r = RECIPES[name_or_recipe] if isinstance(name_or_recipe, str) else name_or_recipe
     if "milestones" in overrides:
         overrides["milestones"] = tuple(overrides["milestones"])

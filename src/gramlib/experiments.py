@@ -1,0 +1,146 @@
+"""Building blocks the replication notebooks call: data for a run, train-and-score, pruning profiles, baselines.
+
+Notebooks narrate and plot; the computing happens here so that it is tested
+and shared. Every training run checkpoints per epoch under ``ckpt_dir`` keyed
+by everything that defines it, so an interrupted notebook re-run continues
+where it stopped and a finished one is not trained again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import torch
+import torchvision
+from torch import nn
+
+from .data import ImageData, load_image_folder, load_split, normalize_stats
+from .metagraph import MetaGraph
+from .model import build_model
+from .profiling import accuracy_density, count_cost, measure_latency
+from .train import Recipe, evaluate, Normalizer, resolve_device, train
+
+log = logging.getLogger(__name__)
+
+
+def subsample(data: ImageData, limit: int | None, seed: int = 0) -> ImageData:
+    """A seeded random subset of at most ``limit`` images (all of them if None)."""
+    if limit is None or limit >= len(data):
+        return data
+    if limit < 1:
+        raise ValueError(f"limit must be >= 1, got {limit}")
+    idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:limit]
+    return data.subset(idx.sort().values)
+
+
+def load_train_test(dataset: str, *, input_size: int | None = None, train_limit: int | None = None,
+                    test_limit: int | None = None, seed: int = 0, data_dir: str | None = None,
+                    mirror: str | None = "auto", root: str = "data") -> tuple[ImageData, ImageData]:
+    """Train and test splits of ``dataset`` as tensors, optionally resized and subsampled.
+
+    Args:
+        dataset: a :data:`gramlib.data.DATASETS` name, or "imagenet" with ``data_dir``.
+        data_dir: for "imagenet": an ImageFolder root holding ``train/`` and ``val/``.
+    """
+    if dataset == "imagenet":
+        if not data_dir:
+            raise ValueError("dataset 'imagenet' needs data_dir: a folder with train/ and val/ ImageFolder trees")
+        size = input_size or 224
+        tr = load_image_folder(Path(data_dir) / "train", size, root=root)
+        te = load_image_folder(Path(data_dir) / "val", size, root=root)
+    else:
+        tr = load_split(dataset, "train", image_size=input_size, mirror=mirror, root=root)
+        te = load_split(dataset, "test", image_size=input_size, mirror=mirror, root=root)
+    return subsample(tr, train_limit, seed), subsample(te, test_limit, seed + 1)
+
+
+def run_key(**parts: Any) -> str:
+    """A short, stable hash of everything that defines a run (file names of checkpoints)."""
+    blob = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def fit_and_score(name: str, build: Callable[[], nn.Module], train_data: ImageData, test_data: ImageData,
+                  recipe: Recipe, *, key: dict[str, Any], seed: int = 0, device: str = "auto",
+                  ckpt_dir: str | Path = "data/checkpoints", topk: tuple[int, ...] = (1,),
+                  latency_runs: int = 50, latency_threads: Iterable[int] = (1,), channels_last: bool = True,
+                  progress: bool = True) -> dict[str, Any]:
+    """Seed, build, count, train (resumable), evaluate and time one model; returns one table row.
+
+    Args:
+        name: row label, e.g. "SwiftNet-0.5".
+        build: makes the untrained model (called after seeding).
+        key: what defines the model (architecture, options): part of the checkpoint name.
+        topk: accuracies to report, in %, e.g. (1, 5).
+        latency_threads: CPU thread counts at which batch-1 latency is measured.
+    """
+    torch.manual_seed(seed)
+    model = build()
+    c, h, w = train_data.x.shape[1:]
+    cost = count_cost(model, (c, h, w))
+    ckpt = Path(ckpt_dir) / f"{name}-{run_key(key=key, recipe=recipe, data=(train_data.name, len(train_data), h), seed=seed)}.pt"
+    mean, std = normalize_stats(train_data)
+    dev = resolve_device(device)
+    res = train(model, train_data.x, train_data.y, recipe, mean=mean, std=std, device=dev, seed=seed,
+                checkpoint=ckpt, progress=progress, desc=name, channels_last=channels_last)
+    ev = evaluate(model, test_data.x, test_data.y, Normalizer(mean, std, dev), topk=topk,
+                  channels_last=channels_last)
+    row: dict[str, Any] = {"model": name}
+    for k in topk:
+        row[f"top{k}"] = 100.0 * ev[f"top{k}"]
+    row.update({"mmacs": cost.mmacs, "mparams": cost.params / 1e6,
+                "density": accuracy_density(row["top1"], cost.macs) if cost.macs else math.nan})
+    model_cpu = model.to("cpu", memory_format=torch.contiguous_format)
+    for t in latency_threads:
+        row[f"latency_ms_{t}t"] = measure_latency(model_cpu, (c, h, w), runs=latency_runs, warmup=10, threads=t).median_ms
+    last = res.history[-1] if res.history else {}
+    row.update({"epochs": recipe.epochs, "train_images": len(train_data), "test_images": len(test_data),
+                "train_seconds": last.get("seconds", 0.0), "final_train_loss": last.get("train_loss", math.nan)})
+    return row
+
+
+def pruning_profile(mg: MetaGraph, levels: Iterable[float], input_shape: tuple[int, int, int] = (3, 32, 32),
+                    num_classes: int = 10, reference: str = "row_max", scale: float = 1.0) -> list[dict[str, Any]]:
+    """MACs, parameters, edges and live nodes of the pruned architecture at each level (Figure 5)."""
+    rows = []
+    for lv in levels:
+        arch = mg.prune(float(lv), reference=reference)
+        if scale != 1.0:
+            arch = arch.scale_channels(scale)
+        model = build_model(arch, num_classes, input_shape[0], input_size=input_shape[1])
+        cost = count_cost(model, input_shape)
+        rows.append({"level": float(lv), "mmacs": cost.mmacs, "mparams": cost.params / 1e6, "edges": arch.num_edges,
+                     "active_nodes": arch.num_active_nodes, "identity_dags": len(arch.identity_dags())})
+    return rows
+
+
+def level_for_budget(profile: list[dict[str, Any]], budget_mmacs: float) -> float:
+    """The lowest pruning level whose model fits ``budget_mmacs`` (the largest model within budget).
+
+    Raises:
+        ValueError: no level of the profile fits the budget.
+    """
+    fits = [r["level"] for r in profile if r["mmacs"] <= budget_mmacs]
+    if not fits:
+        smallest = min(r["mmacs"] for r in profile)
+        raise ValueError(f"no pruning level fits {budget_mmacs} M MACs; the smallest profiled model has {smallest:.2f} M")
+    return min(fits)
+
+
+def mobilenet_v2(width_mult: float, num_classes: int, *, small_input: bool = False) -> nn.Module:
+    """torchvision MobileNetV2 at a width multiplier.
+
+    Args:
+        small_input: adapt to 32×32 inputs the usual way: stride 1 in the stem and
+            in the first stride-2 stage (total stride 8 instead of 32).
+    """
+    m = torchvision.models.mobilenet_v2(width_mult=width_mult, num_classes=num_classes)
+    if small_input:
+        m.features[0][0].stride = (1, 1)
+        m.features[2].conv[1][0].stride = (1, 1)  # first inverted-residual block with stride 2
+    return m

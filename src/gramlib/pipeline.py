@@ -1,0 +1,112 @@
+"""Running the replication notebooks and writing what they produce.
+
+``python -m gramlib.pipeline NOTEBOOK --scale quick`` executes
+``notebooks/NOTEBOOK.ipynb`` with papermill, injecting the settings of that
+scale from ``params.yaml`` (``scales.<scale>.<NOTEBOOK section>``), and writes the
+rendered copy to ``results/<scale>/notebooks/``. Each scale writes under its own
+``results/<scale>/``, so a quick or smoke run never overwrites the full results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .io import atomic_write_json, atomic_write_text
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: notebook file stem → its section in params.yaml
+NOTEBOOKS = {
+    "01_search": "search",
+    "02_figure3_architecture": "figure3",
+    "03_figure5_pruning": "figure5",
+    "04_table1_cifar10": "table1",
+    "05_table4_transfer": "table4",
+    "06_imagenet_tables2_3": "imagenet",
+    "07_figures1_4_density": "density",
+    "08_summary": "summary",
+}
+
+
+def load_params(scale: str, path: str | Path | None = None) -> dict[str, Any]:
+    """The settings of one scale (``scales.<scale>`` of params.yaml)."""
+    import yaml
+
+    path = Path(path) if path else ROOT / "params.yaml"
+    scales = yaml.safe_load(path.read_text())["scales"]
+    if scale not in scales:
+        raise ValueError(f"unknown scale {scale!r}; params.yaml defines {sorted(scales)}")
+    return scales[scale]
+
+
+def results_dir(scale: str) -> Path:
+    d = ROOT / "results" / scale
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def run_info() -> dict[str, Any]:
+    """Hardware and software a result was produced with (airbench style: recorded with the numbers)."""
+    return {"date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "torch": torch.__version__,
+            "python": platform.python_version(), "machine": platform.machine(), "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(), "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
+def save_table(df, stem: str | Path, *, scale: str, caption: str = "") -> None:
+    """Write ``stem.csv`` and ``stem.md``; the Markdown names the scale and says which columns are the paper's."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(stem.with_suffix(".csv"), df.to_csv(index=False))
+    head = f"**{caption}** (scale: `{scale}`; columns starting `paper_` are the paper's reported numbers)\n\n"
+    atomic_write_text(stem.with_suffix(".md"), head + df.to_markdown(index=False, floatfmt=".4g") + "\n")
+
+
+def save_figure(fig, path: str | Path, *, scale: str) -> None:
+    """Save a PNG with the scale written in the corner, so a figure is never mistaken for the full run."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.text(0.995, 0.005, f"gramlib · scale: {scale}", ha="right", va="bottom", fontsize=7, color="0.4")
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+
+
+def save_metrics(d: dict[str, Any], path: str | Path) -> None:
+    atomic_write_json(path, d)
+
+
+def run_notebook(name: str, scale: str, *, params_file: str | Path | None = None, progress: bool = True) -> Path:
+    """Execute ``notebooks/<name>.ipynb`` at ``scale``; returns the rendered notebook's path."""
+    import papermill as pm
+
+    if name not in NOTEBOOKS:
+        raise ValueError(f"unknown notebook {name!r}; choose one of {sorted(NOTEBOOKS)}")
+    section = load_params(scale, params_file).get(NOTEBOOKS[name], {}) or {}
+    out = results_dir(scale) / "notebooks" / f"{name}.ipynb"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    params = {"scale": scale, **section}
+    pm.execute_notebook(str(ROOT / "notebooks" / f"{name}.ipynb"), str(out), parameters=params,
+                        cwd=str(ROOT), progress_bar=progress, kernel_name="python3")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m gramlib.pipeline", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("notebook", choices=sorted(NOTEBOOKS))
+    ap.add_argument("--scale", required=True)
+    ap.add_argument("--params", help="params file (default: params.yaml at the project root)")
+    args = ap.parse_args(argv)
+    run_notebook(args.notebook, args.scale, params_file=args.params, progress=sys.stderr.isatty())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,11 +1,13 @@
 # One venv, pinned torch pair, the project in editable mode.
-# `make run` : set up and run the main job;  `make test` : set up and run the tests.
+#   make run  : set up and run the main job (the quick replication pipeline, <= 20 min on 2 cores)
+#   make test : set up and run the tests (unit tests + the smoke pipeline through dvc.yaml + output checks)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup run test bench clean-venv
+.PHONY: setup run test unit smoke full bench clean-venv
 
 setup: $(STAMP)
 
@@ -15,13 +17,21 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[pipeline,test]'
 	touch $(STAMP)
 
-# main job: a cpu-profile GRAM search on the CIFAR-10 proxy set (about an hour on 2 cores);
-# resumable: rerunning continues where an interrupted run stopped
 run: setup
-	$(VENV)/bin/gramlib search --profile cpu --out results/search/cpu
+	dvc repro --glob '*@quick'
 
-test: setup
+test: setup smoke
 	$(PY) -m pytest -q
+
+unit: setup
+	$(PY) -m pytest -q --ignore=tests/test_pipeline_outputs.py
+
+smoke: setup
+	dvc repro --glob '*@smoke'
+
+# the real replication on 2 CPU cores: about a working day; every stage resumes after an interruption
+full: setup
+	dvc repro --glob '*@cpu'
 
 bench: setup
 	$(PY) benchmarks/search_speed.py --profiles smoke cpu --iterations 20

@@ -140,3 +140,17 @@ def test_cli_search_and_prune(tmp_path, monkeypatch, capsys):
     assert cli.main(["prune", "--metagraph", str(tmp_path / "s" / "metagraph.json"), "--level", "1.5",
                      "--out", str(tmp_path / "b.json")]) == 2
     assert "pruning level" in capsys.readouterr().err
+
+
+def test_profiles_and_bad_overrides():
+    from gramlib.space import SpaceError
+
+    assert get_profile("paper").space.nodes == 30 and get_profile("paper").search.iterations == 1000
+    with pytest.raises(ValueError, match="unknown profile"):
+        get_profile("gpu")
+    with pytest.raises(ValueError, match="bad override"):
+        get_profile("cpu", search={"iterationz": 3})
+    with pytest.raises(SpaceError, match="nodes must be >= 2"):
+        get_profile("cpu", space={"nodes": 1})
+    with pytest.raises(ValueError, match="mode"):
+        get_profile("cpu", search={"mode": "evolution"})

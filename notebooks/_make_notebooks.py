@@ -44,6 +44,8 @@ def nb(name: str, title: str, params: str, cells: list[tuple[str, str]], needs_m
         book.cells.append(nbf.v4.new_code_cell(LOAD_MG))
     for kind, text in cells:
         book.cells.append(nbf.v4.new_markdown_cell(text) if kind == "md" else nbf.v4.new_code_cell(text))
+    for i, cell in enumerate(book.cells):
+        cell.id = f"c{i:02d}"  # stable ids: regenerating an unchanged notebook leaves the file (and dvc) unchanged
     nbf.write(book, HERE / f"{name}.ipynb")
 
 
@@ -524,5 +526,175 @@ verdicts = pd.DataFrame(verdicts)
 save_table(verdicts, out / "verdicts", scale=scale, caption="What our runs say about the paper's claims")
 verdicts"""),
     ], needs_mg=False)
+
+
+# ---------------------------------------------------------------- 09 evidence
+nb("09_evidence", f"""\
+# Evidence for the paper's central claims, side by side
+
+Same data, same recipe, same machine for every model below.
+
+1. **Structure-level pruning vs the width multiplier at equal MACs** — SwiftNet
+   pruned at `heavy_level`; the lightly pruned SwiftNet (`light_level`) thinned
+   by a width multiplier to the same fvcore MACs (±10 %); MobileNetV2 (32×32
+   adaptation: stride 1 in the stem and the first stride-2 stage) at the same MACs.
+2. **GRAM vs random search at equal budget** — same iterations, proxy and seeds.
+3. **Latency** — batch 1, this CPU, 1 and 2 threads, eager / TorchScript /
+   ONNX Runtime; accuracy against latency; does running a hierarchy's DAGs
+   concurrently help?
+4. **Export** — TorchScript and ONNX outputs against eager PyTorch.
+5. **Is the proxy signal real?** — proxy accuracy of sampled architectures over
+   several seeds: spread between architectures vs between seeds, and rank
+   agreement with a longer training.
+
+{TRAIN_NOTE}""",
+   """seeds = [0]
+heavy_level = 0.65
+light_level = 0.3
+epochs = 1
+train_limit = 256
+test_limit = 128
+search_iterations = 3
+search_seeds = [0]
+budget_mmacs = 20
+proxy_archs = 3
+proxy_seeds = [0, 1]
+proxy_variants = {"epochs6": {"epochs": 6}}
+long_archs = 3
+long_epochs = 1
+latency_runs = 10""",
+   [("md", "## 1. Structure-level pruning vs width multiplier at equal MACs"),
+    ("code", """\
+from gramlib.evidence import match_macs, mean_sd, MatchError
+from gramlib.experiments import load_train_test, fit_and_score, mobilenet_v2
+from gramlib.train import recipe_with
+train_data, test_data = load_train_test("cifar10", train_limit=train_limit, test_limit=test_limit, seed=0)
+recipe = recipe_with("cifar10", epochs=epochs)
+shape = (3, 32, 32)
+pruned = mg.prune(heavy_level)
+target = count_cost(build_model(pruned), shape).macs
+light = mg.prune(light_level)
+candidates = {f"SwiftNet-{heavy_level} (pruned)": ("swiftnet", pruned)}
+try:
+    f, m = match_macs(lambda f: build_model(light.scale_channels(f, 1)), target, shape)
+    candidates[f"SwiftNet-{light_level} x{f:.3f} (width)"] = ("swiftnet", light.scale_channels(f, 1))
+except MatchError as e:
+    print("width-thinned SwiftNet:", e)
+try:
+    f_mb, m = match_macs(lambda f: mobilenet_v2(f, 10, small_input=True, round_nearest=2), target, shape, lo=0.02, hi=1.5)
+    candidates[f"MobileNetV2-{f_mb:.3f} (width)"] = ("mobilenet_fine", f_mb)
+except MatchError as e:
+    print("MobileNetV2:", e)
+candidates["MobileNetV2-0.35"] = ("mobilenet", 0.35)  # the paper's baseline width, for the latency plot
+def make(kind, spec):
+    if kind == "swiftnet":
+        return lambda: build_model(spec, 10, 3)
+    return lambda: mobilenet_v2(spec, 10, small_input=True, round_nearest=2 if kind == "mobilenet_fine" else 8)
+runs = []
+for name, (kind, spec) in candidates.items():
+    key = {"arch": spec.to_dict()} if kind == "swiftnet" else {"mobilenet_small_input": spec, "kind": kind}
+    if kind == "swiftnet":
+        spec.save(out / f"{name.split(' ')[0]}-{name.split(' ')[1]}.json".replace("/", "_"))
+    for sd in seeds:
+        r = fit_and_score(name, make(kind, spec), train_data, test_data, recipe, key=key, seed=sd,
+                          ckpt_dir=f"data/checkpoints/{scale}", latency_runs=latency_runs, latency_threads=(1, 2))
+        runs.append({"model": name, "kind": kind, "seed": sd, **{k: v for k, v in r.items() if k != "model"}})
+runs = pd.DataFrame(runs)
+agg = runs.groupby("model", sort=False).agg(mmacs=("mmacs", "first"), mparams=("mparams", "first"),
+                                            acc_mean=("top1", "mean"), acc_sd=("top1", "std"), n_seeds=("seed", "count"),
+                                            latency_ms_1t=("latency_ms_1t", "median"), latency_ms_2t=("latency_ms_2t", "median")).reset_index()
+agg["mmacs_vs_target"] = agg.mmacs / (target / 1e6)
+save_table(agg, out / "pruning_vs_width", scale=scale, caption=f"Equal-MAC comparison on CIFAR-10 ({epochs} epochs, {len(train_data)} images, seeds {seeds})")
+runs.to_csv(out / "pruning_vs_width_runs.csv", index=False)
+agg.round(3)"""),
+    ("code", """\
+fig, ax = plt.subplots(figsize=(7, 3.5))
+sns.barplot(data=runs, y="model", x="top1", errorbar="sd", ax=ax, color="C0")
+sns.stripplot(data=runs, y="model", x="top1", ax=ax, color="k", size=4)
+ax.set(xlabel="CIFAR-10 test accuracy (%), mean ± sd over seeds", ylabel="", title=f"Equal MACs ≈ {target / 1e6:.1f} M")
+save_figure(fig, out / "pruning_vs_width.png", scale=scale)"""),
+    ("md", "## 2. GRAM vs random search at equal budget"),
+    ("code", """\
+from gramlib.profiles import get_profile
+from gramlib.search import search, load_history
+from gramlib.evidence import best_found
+from gramlib.experiments import pruning_profile, level_for_budget
+from gramlib.architecture import Architecture
+curves, finals = [], []
+for sd in search_seeds:
+    for mode in ("gram", "random"):
+        p = get_profile("cpu", search={"iterations": search_iterations, "seed": sd, "mode": mode})
+        run = res / "evidence_runs" / f"{mode}-{sd}"
+        g = search(p.space, p.rule, p.search, run, progress=False)
+        h = load_history(run)
+        curves += [{"mode": mode, "seed": sd, "iteration": r["iteration"], "accuracy": r["accuracy"]} for r in h]
+        best = best_found(h)
+        picks = {"best-found": Architecture.from_dict(best["arch"])}
+        if mode == "gram":
+            prof = pruning_profile(g, np.linspace(0, 1, 21))
+            try:
+                picks["pruned-to-budget"] = g.prune(level_for_budget(prof, budget_mmacs))
+            except ValueError as e:
+                print(e)
+        for what, arch in picks.items():
+            r = fit_and_score(f"{mode}-{sd}-{what}", lambda: build_model(arch, 10, 3), train_data, test_data, recipe,
+                              key={"arch": arch.to_dict()}, seed=0, ckpt_dir=f"data/checkpoints/{scale}", latency_runs=5)
+            finals.append({"mode": mode, "seed": sd, "pick": what, "proxy_best": best["accuracy"], "test_top1": r["top1"], "mmacs": r["mmacs"]})
+curves, finals = pd.DataFrame(curves), pd.DataFrame(finals)
+save_table(finals, out / "gram_vs_random", scale=scale, caption=f"GRAM vs random search, {search_iterations} iterations each, cpu profile")
+finals.round(3)"""),
+    ("code", """\
+curves["rolling"] = curves.groupby(["mode", "seed"]).accuracy.transform(lambda s: s.rolling(max(1, len(s) // 10), min_periods=1).mean())
+fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+sns.lineplot(data=curves, x="iteration", y="rolling", hue="mode", errorbar="sd", ax=axes[0])
+axes[0].set(ylabel="proxy accuracy (rolling mean)", title="search curves (mean ± sd over seeds)")
+sns.barplot(data=finals, x="pick", y="test_top1", hue="mode", errorbar="sd", ax=axes[1])
+axes[1].set(ylabel="CIFAR-10 test accuracy (%)", title="final architectures, trained the same way")
+fig.tight_layout()
+save_figure(fig, out / "gram_vs_random.png", scale=scale)"""),
+    ("md", "## 5. Is the proxy signal real?"),
+    ("code", """\
+from gramlib.evidence import proxy_signal, sample_distinct, with_proxy, kendall_tau
+from gramlib.data import load_split, make_proxy
+from gramlib.metagraph import MetaGraph
+from tqdm.auto import tqdm
+p = get_profile("cpu")
+proxy = make_proxy(load_split("cifar10", "train"), p.search.proxy_train, p.search.proxy_val, seed=0)
+archs = sample_distinct(MetaGraph(p.space, p.rule, seed=123), proxy_archs)
+signal = {"default": proxy_signal(archs, proxy, p.search, proxy_seeds, progress=tqdm)}
+for vname, over in proxy_variants.items():
+    over = dict(over)
+    cfg = p.search
+    if "train_images" in over:
+        proxy_v = make_proxy(load_split("cifar10", "train"), over.pop("train_images"), p.search.proxy_val, seed=0)
+    else:
+        proxy_v = proxy
+    cfg = with_proxy(cfg, **over)
+    signal[vname] = proxy_signal(archs, proxy_v, cfg, proxy_seeds, progress=tqdm)
+long = []
+for i, a in enumerate(archs[:long_archs]):
+    r = fit_and_score(f"proxy-arch-{i}", lambda: build_model(a, 10, 3), train_data, test_data, recipe_with("cifar10", epochs=long_epochs),
+                      key={"arch": a.to_dict()}, seed=0, ckpt_dir=f"data/checkpoints/{scale}", latency_runs=3)
+    long.append(r["top1"])
+rows = []
+for vname, sg in signal.items():
+    tau, p_tau = kendall_tau(np.nanmean(sg["accuracy"], axis=1)[:long_archs], long)
+    rows.append({"proxy": vname, "between_arch_sd": sg["between_sd"], "within_arch_seed_sd": sg["within_sd"], "icc": sg["icc"],
+                 "anova_f": sg["anova_f"], "anova_p": sg["anova_p"], "kendall_tau_vs_long": tau, "tau_p": p_tau,
+                 "seconds_per_candidate": sg["seconds_per_candidate"], "mean_proxy_acc": float(np.nanmean(sg["accuracy"]))})
+proxy_table = pd.DataFrame(rows)
+save_table(proxy_table, out / "proxy_signal", scale=scale,
+           caption=f"Proxy signal: {len(archs)} sampled architectures x seeds {proxy_seeds}; tau against {long_archs} archs trained {long_epochs} epochs")
+proxy_table.round(4)"""),
+    ("code", """\
+acc = pd.DataFrame(signal["default"]["accuracy"], columns=[f"seed {s}" for s in proxy_seeds])
+acc["arch"] = range(len(acc))
+long_acc = acc.melt(id_vars="arch", var_name="seed", value_name="proxy accuracy")
+order = acc.set_index("arch").mean(axis=1).sort_values().index
+fig, ax = plt.subplots(figsize=(9, 3.5))
+sns.pointplot(data=long_acc, x="arch", y="proxy accuracy", order=order, errorbar=("pi", 100), linestyle="none", ax=ax)
+ax.set(title="proxy accuracy per architecture (range over seeds), sorted by mean", xlabel="sampled architecture")
+save_figure(fig, out / "proxy_signal.png", scale=scale)"""),
+    ])
 
 print("notebooks written")

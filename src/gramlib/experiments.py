@@ -132,14 +132,16 @@ def level_for_budget(profile: list[dict[str, Any]], budget_mmacs: float) -> floa
     return min(fits)
 
 
-def mobilenet_v2(width_mult: float, num_classes: int, *, small_input: bool = False) -> nn.Module:
+def mobilenet_v2(width_mult: float, num_classes: int, *, small_input: bool = False, round_nearest: int = 8) -> nn.Module:
     """torchvision MobileNetV2 at a width multiplier.
 
     Args:
         small_input: adapt to 32×32 inputs the usual way: stride 1 in the stem and
             in the first stride-2 stage (total stride 8 instead of 32).
+        round_nearest: channel counts are multiples of this (torchvision's default 8;
+            smaller values let MAC matching land closer to a target).
     """
-    m = torchvision.models.mobilenet_v2(width_mult=width_mult, num_classes=num_classes)
+    m = torchvision.models.mobilenet_v2(width_mult=width_mult, num_classes=num_classes, round_nearest=round_nearest)
     if small_input:
         m.features[0][0].stride = (1, 1)
         m.features[2].conv[1][0].stride = (1, 1)  # first inverted-residual block with stride 2

@@ -34,6 +34,7 @@ NOTEBOOKS = {
     "06_imagenet_tables2_3": "imagenet",
     "07_figures1_4_density": "density",
     "08_summary": "summary",
+    "09_evidence": "evidence",
 }
 
 

@@ -1,0 +1,141 @@
+"""Side-by-side tests of the paper's claims: matched-MAC baselines, GRAM vs random search, proxy-signal quality.
+
+The evidence notebook (``notebooks/09_evidence.ipynb``) calls these; they hold
+no plotting and no file layout.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import replace
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .architecture import Architecture
+from .data import ProxySplit
+from .metagraph import MetaGraph
+from .profiling import count_cost
+from .search import SearchConfig, score_candidate
+
+
+class MatchError(ValueError):
+    """No width reaches the MAC target within the tolerance."""
+
+
+def match_macs(make: Callable[[float], nn.Module], target_macs: float, input_shape: tuple[int, int, int], *,
+               lo: float = 0.05, hi: float = 2.0, tolerance: float = 0.10, steps: int = 14) -> tuple[float, int]:
+    """Width factor whose model's MACs are closest to ``target_macs`` (bisection; MACs grow with the factor).
+
+    Args:
+        make: factor → model (e.g. ``lambda f: build_model(arch.scale_channels(f, 1))``).
+        target_macs: the MAC count to match.
+        input_shape: (C, H, W) for counting.
+        lo, hi: factor search interval.
+        tolerance: largest accepted relative MAC error; beyond it :class:`MatchError` is raised.
+
+    Returns:
+        (factor, macs of that model).
+    """
+    if target_macs <= 0:
+        raise ValueError(f"target MACs must be positive, got {target_macs}")
+    cache: dict[float, int] = {}
+
+    def macs(f: float) -> int:
+        if f not in cache:
+            cache[f] = count_cost(make(f), input_shape).macs
+        return cache[f]
+
+    a, b = lo, hi
+    for _ in range(steps):
+        mid = math.sqrt(a * b)  # MACs grow ~ quadratically: bisect in log space
+        if macs(mid) < target_macs:
+            a = mid
+        else:
+            b = mid
+    best = min(cache, key=lambda f: abs(cache[f] - target_macs))
+    err = abs(cache[best] - target_macs) / target_macs
+    if err > tolerance:
+        raise MatchError(f"closest width factor {best:.3f} gives {cache[best] / 1e6:.2f} M MACs, "
+                         f"{100 * err:.1f} % from the target {target_macs / 1e6:.2f} M (tolerance {100 * tolerance:.0f} %)")
+    return best, cache[best]
+
+
+def mean_sd(values: Sequence[float]) -> tuple[float, float]:
+    v = [x for x in values if x is not None and not math.isnan(x)]
+    if not v:
+        return math.nan, math.nan
+    return statistics.mean(v), (statistics.stdev(v) if len(v) > 1 else 0.0)
+
+
+def best_found(history: list[dict[str, Any]]) -> dict[str, Any]:
+    """The history row with the highest proxy accuracy (diverged rows ignored)."""
+    rows = [r for r in history if r.get("accuracy") is not None]
+    if not rows:
+        raise ValueError("no finished candidate in this history")
+    return max(rows, key=lambda r: r["accuracy"])
+
+
+def proxy_signal(archs: Sequence[Architecture], proxy: ProxySplit, config: SearchConfig, seeds: Sequence[int],
+                 progress: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+    """How much of the proxy accuracy is the architecture and how much the seed.
+
+    Every architecture is proxy-trained once per seed. Returns the per-run
+    accuracies (shape archs × seeds), the between-architecture standard deviation
+    of the seed means, the mean within-architecture (seed) standard deviation, the
+    one-way ANOVA F and p (architecture as factor), and the fraction of variance
+    explained by the architecture (intraclass correlation, ICC(1)).
+    """
+    from scipy import stats
+
+    acc = np.full((len(archs), len(seeds)), np.nan)
+    seconds = []
+    it = [(i, j) for i in range(len(archs)) for j in range(len(seeds))]
+    for i, j in (progress(it) if progress else it):
+        r = score_candidate(archs[i], proxy, config, seeds[j])
+        acc[i, j] = r["accuracy"]
+        seconds.append(sum(r["times"].values()))
+    k = len(seeds)
+    means = np.nanmean(acc, axis=1)
+    within = float(np.nanmean(np.nanstd(acc, axis=1, ddof=1))) if k > 1 else math.nan
+    between = float(np.nanstd(means, ddof=1)) if len(archs) > 1 else math.nan
+    groups = [row[~np.isnan(row)] for row in acc]
+    f, p = stats.f_oneway(*groups) if k > 1 and len(archs) > 1 else (math.nan, math.nan)
+    ms_between = k * np.nanvar(means, ddof=1)
+    ms_within = float(np.nanmean(np.nanvar(acc, axis=1, ddof=1))) if k > 1 else math.nan
+    icc = (ms_between - ms_within) / (ms_between + (k - 1) * ms_within) if k > 1 else math.nan
+    return {"accuracy": acc, "between_sd": between, "within_sd": within, "anova_f": float(f), "anova_p": float(p),
+            "icc": float(icc), "seconds_per_candidate": float(np.mean(seconds))}
+
+
+def kendall_tau(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
+    """Kendall's τ and its p-value (scipy)."""
+    from scipy import stats
+
+    res = stats.kendalltau(x, y)
+    return float(res.statistic), float(res.pvalue)
+
+
+def with_proxy(config: SearchConfig, **recipe_overrides: Any) -> SearchConfig:
+    """A search config whose proxy recipe has some fields replaced (proxy tuning)."""
+    return replace(config, proxy_recipe=replace(config.proxy_recipe, **recipe_overrides))
+
+
+def sample_distinct(mg: MetaGraph, n: int, max_tries: int = 1000) -> list[Architecture]:
+    """``n`` distinct sampled architectures with at least one live operation."""
+    seen: list[Architecture] = []
+    for _ in range(max_tries):
+        a = mg.sample()
+        if a.num_active_nodes > 0 and a not in seen:
+            seen.append(a)
+        if len(seen) == n:
+            return seen
+    raise ValueError(f"could not sample {n} distinct architectures in {max_tries} tries")
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % (2**32))

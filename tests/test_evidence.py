@@ -1,0 +1,42 @@
+import numpy as np
+import pytest
+
+from conftest import synthetic_proxy, trained_metagraph
+from gramlib.evidence import MatchError, best_found, kendall_tau, match_macs, mean_sd, proxy_signal, sample_distinct
+from gramlib.experiments import mobilenet_v2
+from gramlib.model import build_model
+from gramlib.profiles import get_profile
+from gramlib.profiling import count_cost
+
+
+def test_match_macs_width_thinned_swiftnet_within_10_percent(paper_space):
+    mg = trained_metagraph(paper_space, 40)
+    pruned, light = mg.prune(0.9), mg.prune(0.2)
+    target = count_cost(build_model(pruned), (3, 32, 32)).macs
+    f, macs = match_macs(lambda f: build_model(light.scale_channels(f, 1)), target, (3, 32, 32))
+    assert f < 1 and abs(macs - target) / target <= 0.10
+    assert count_cost(build_model(light.scale_channels(f, 1)), (3, 32, 32)).macs == macs
+
+
+def test_match_macs_mobilenet_and_failure():
+    target = 12e6
+    f, macs = match_macs(lambda f: mobilenet_v2(f, 10, small_input=True, round_nearest=2), target, (3, 32, 32), lo=0.02, hi=1.5)
+    assert abs(macs - target) / target <= 0.10
+    with pytest.raises(MatchError, match="from the target"):
+        match_macs(lambda f: mobilenet_v2(f, 10, small_input=True), 1e3, (3, 32, 32), lo=0.5, hi=1.0)
+
+
+def test_small_helpers():
+    assert mean_sd([1.0, 3.0]) == (2.0, pytest.approx(2**0.5))
+    assert best_found([{"accuracy": 0.2}, {"accuracy": None}, {"accuracy": 0.5, "i": 1}])["i"] == 1
+    tau, _ = kendall_tau([1, 2, 3, 4], [10, 20, 30, 40])
+    assert tau == pytest.approx(1.0)
+
+
+def test_proxy_signal_separates_architecture_from_seed():
+    prof = get_profile("smoke")
+    archs = sample_distinct(__import__("gramlib").MetaGraph(prof.space, prof.rule, seed=0), 3)
+    assert len(set(archs)) == 3
+    sg = proxy_signal(archs, synthetic_proxy(48, 24), prof.search, seeds=[0, 1])
+    assert sg["accuracy"].shape == (3, 2) and np.isfinite(sg["accuracy"]).all()
+    assert sg["within_sd"] >= 0 and sg["between_sd"] >= 0 and sg["seconds_per_candidate"] > 0

@@ -139,3 +139,63 @@ def sample_distinct(mg: MetaGraph, n: int, max_tries: int = 1000) -> list[Archit
 def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed % (2**32))
+
+
+def latency_and_export(name: str, model: nn.Module, input_shape: tuple[int, int, int], workdir, *, runs: int = 100,
+                       warmup: int = 10) -> list[dict[str, Any]]:
+    """Batch-1 latency of one model across backends and thread counts, plus export fidelity.
+
+    Rows: eager and TorchScript at 1 and 2 threads, TorchScript with the DAGs of a
+    hierarchy forked concurrently (SwiftNets only), onnxruntime at 1 and 2 threads and
+    in its parallel mode. Each row carries the largest output difference of that
+    backend against eager PyTorch. In-process measurement: the inter-op pool size
+    is whatever this process started with (``benchmarks/latency.py`` controls it
+    per process).
+    """
+    import time
+    from pathlib import Path
+
+    from .export import export_onnx, export_torchscript, max_abs_difference, onnx_session, parallel_dags
+    from .model import SwiftNet
+    from .profiling import measure_latency, num_threads
+
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    model = model.eval()
+    rows: list[dict[str, Any]] = []
+
+    def row(backend: str, threads: int, ms: float, diff: float) -> None:
+        rows.append({"model": name, "backend": backend, "threads": threads, "latency_ms": ms, "max_abs_diff": diff})
+
+    for t in (1, 2):
+        row("eager", t, measure_latency(model, input_shape, runs=runs, warmup=warmup, threads=t).median_ms, 0.0)
+    ts = export_torchscript(model, input_shape)
+    diff_ts = max_abs_difference(model, ts, input_shape)
+    for t in (1, 2):
+        row("torchscript", t, measure_latency(ts, input_shape, runs=runs, warmup=warmup, threads=t).median_ms, diff_ts)
+    if isinstance(model, SwiftNet):
+        with parallel_dags(model):
+            tsp = export_torchscript(model, input_shape)
+        row("torchscript, DAGs forked", 2, measure_latency(tsp, input_shape, runs=runs, warmup=warmup, threads=1).median_ms,
+            max_abs_difference(model, tsp, input_shape))
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return rows
+    path = export_onnx(model, input_shape, workdir / f"{name}.onnx")
+    x = np.random.default_rng(0).standard_normal((1, *input_shape)).astype(np.float32)
+    for label, kw, threads in [("onnxruntime", {"intra_op_threads": 1}, 1), ("onnxruntime", {"intra_op_threads": 2}, 2),
+                               ("onnxruntime, parallel", {"intra_op_threads": 1, "inter_op_threads": 2, "parallel": True}, 2)]:
+        sess = onnx_session(path, **kw)
+        inp = sess.get_inputs()[0].name
+        for _ in range(warmup):
+            sess.run(None, {inp: x})
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            sess.run(None, {inp: x})
+            times.append((time.perf_counter() - t0) * 1e3)
+        row(label, threads, statistics.median(times), max_abs_difference(model, sess, input_shape))
+    with num_threads(None):
+        pass
+    return rows

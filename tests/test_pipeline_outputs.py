@@ -31,7 +31,7 @@ def fvcore_mmacs(arch_file, classes=10, channels=3, input_size=32):
 
 
 def test_every_notebook_rendered_without_error(scale):
-    for name in NOTEBOOKS:
+    for name in NOTEBOOKS:  # every notebook, 09_evidence included
         nb = json.loads((RESULTS / scale / "notebooks" / f"{name}.ipynb").read_text())
         errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
         assert not errors, f"{name}: {errors[:1]}"
@@ -107,3 +107,18 @@ def test_summary_lists_paper_numbers(scale):
     v = pd.read_csv(RESULTS / scale / "08_summary" / "verdicts.csv")
     assert set(v.verdict) <= {"supported", "weakened", "cannot test here", "cannot test at this scale",
                               "cannot compare directly", "see ratios"}
+
+
+def test_evidence_models_have_matched_macs_and_exports_agree(scale):
+    d = RESULTS / scale / "09_evidence"
+    agg = pd.read_csv(d / "pruning_vs_width.csv")
+    matched = agg[agg.model.str.endswith("(width)")]
+    assert ((matched.mmacs_vs_target - 1).abs() <= 0.10).all(), matched[["model", "mmacs_vs_target"]]
+    pruned = agg[agg.model.str.endswith("(pruned)")].iloc[0]
+    arch = next(d.glob("SwiftNet-*-(pruned).json"))
+    assert pruned.mmacs == pytest.approx(fvcore_mmacs(arch), rel=1e-9)
+    lat = pd.read_csv(d / "latency.csv")
+    assert (lat.latency_ms > 0).all() and lat.max_abs_diff.max() < 1e-4
+    assert {"eager", "torchscript"} <= set(lat.backend)
+    finals = pd.read_csv(d / "gram_vs_random.csv")
+    assert set(finals["mode"]) == {"gram", "random"} and finals.test_top1.between(0, 100).all()

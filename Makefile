@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup run test unit smoke full bench clean-venv
+.PHONY: setup run resume test unit smoke full bench clean-venv
 
 setup: $(STAMP)
 
@@ -17,7 +17,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[pipeline,test]'
 	touch $(STAMP)
 
+# regenerate the quick results from scratch (committed copies are replaced: `git diff results/quick`
+# then shows how this machine's run differs); `make resume` continues an interrupted run instead
 run: setup
+	rm -rf results/quick data/checkpoints/quick
+	dvc repro --glob '*@quick'
+
+resume: setup
 	dvc repro --glob '*@quick'
 
 test: setup smoke

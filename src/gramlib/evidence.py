@@ -136,11 +136,6 @@ def sample_distinct(mg: MetaGraph, n: int, max_tries: int = 1000) -> list[Archit
     raise ValueError(f"could not sample {n} distinct architectures in {max_tries} tries")
 
 
-def seed_everything(seed: int) -> None:
-    torch.manual_seed(seed)
-    np.random.seed(seed % (2**32))
-
-
 def latency_and_export(name: str, model: nn.Module, input_shape: tuple[int, int, int], workdir, *, runs: int = 100,
                        warmup: int = 10) -> list[dict[str, Any]]:
     """Batch-1 latency of one model across backends and thread counts, plus export fidelity.
@@ -157,7 +152,7 @@ def latency_and_export(name: str, model: nn.Module, input_shape: tuple[int, int,
 
     from .export import export_onnx, export_torchscript, max_abs_difference, onnx_session, parallel_dags
     from .model import SwiftNet
-    from .profiling import measure_latency, num_threads
+    from .profiling import measure_latency
 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -196,6 +191,4 @@ def latency_and_export(name: str, model: nn.Module, input_shape: tuple[int, int,
             sess.run(None, {inp: x})
             times.append((time.perf_counter() - t0) * 1e3)
         row(label, threads, statistics.median(times), max_abs_difference(model, sess, input_shape))
-    with num_threads(None):
-        pass
     return rows

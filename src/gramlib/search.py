@@ -23,7 +23,7 @@ import logging
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .architecture import Architecture
-from .data import ImageData, ProxySplit, load_split, make_proxy, normalize_stats
+from .data import ProxySplit, load_split, make_proxy, normalize_stats
 from .io import atomic_write_json, atomic_write_text
 from .metagraph import MetaGraph, UpdateRule
 from .model import build_model

@@ -543,9 +543,9 @@ Same data, same recipe, same machine for every model below.
    ONNX Runtime; accuracy against latency; does running a hierarchy's DAGs
    concurrently help?
 4. **Export** — TorchScript and ONNX outputs against eager PyTorch.
-5. **Is the proxy signal real?** — proxy accuracy of sampled architectures over
-   several seeds: spread between architectures vs between seeds, and rank
-   agreement with a longer training.
+
+Whether the proxy signal behind every search is real, and how to tune it, is
+`10_proxy`.
 
 {TRAIN_NOTE}""",
    """seeds = [0]
@@ -557,11 +557,7 @@ test_limit = 128
 search_iterations = 3
 search_seeds = [0]
 budget_mmacs = 20
-proxy_archs = 3
-proxy_seeds = [0, 1]
-proxy_variants = {"epochs6": {"epochs": 6}}
-long_archs = 3
-long_epochs = 1
+search_proxy = {}  # proxy settings for section 2's searches (see 10_proxy), e.g. {"schedule": "cosine"}
 latency_runs = 10""",
    [("md", "## 1. Structure-level pruning vs width multiplier at equal MACs"),
     ("code", """\
@@ -620,12 +616,16 @@ from gramlib.search import search, load_history
 from gramlib.evidence import best_found
 from gramlib.experiments import pruning_profile, level_for_budget
 from gramlib.architecture import Architecture
+from gramlib.evidence import proxy_variant
+from gramlib.experiments import run_key
 curves, finals = [], []
+suffix = f"-proxy-{run_key(**search_proxy)[:8]}" if search_proxy else ""  # other proxy settings: another folder
 for sd in search_seeds:
     for mode in ("gram", "random"):
         p = get_profile("cpu", search={"iterations": search_iterations, "seed": sd, "mode": mode})
-        run = res / "evidence_runs" / f"{mode}-{sd}"
-        g = search(p.space, p.rule, p.search, run, progress=False)
+        cfg = proxy_variant(p.search, search_proxy)
+        run = res / "evidence_runs" / f"{mode}-{sd}{suffix}"
+        g = search(p.space, p.rule, cfg, run, progress=False)
         h = load_history(run)
         curves += [{"mode": mode, "seed": sd, "iteration": r["iteration"], "accuracy": r["accuracy"]} for r in h]
         best = best_found(h)
@@ -642,7 +642,8 @@ for sd in search_seeds:
                               key={"arch": arch.to_dict()}, seed=0, ckpt_dir=f"data/checkpoints/{scale}", latency_runs=5)
             finals.append({"mode": mode, "seed": sd, "pick": what, "proxy_best": best["accuracy"], "test_top1": r["top1"], "mmacs": r["mmacs"]})
 curves, finals = pd.DataFrame(curves), pd.DataFrame(finals)
-save_table(finals, out / "gram_vs_random", scale=scale, caption=f"GRAM vs random search, {search_iterations} iterations each, cpu profile")
+save_table(finals, out / "gram_vs_random", scale=scale,
+           caption=f"GRAM vs random search, {search_iterations} iterations each, cpu profile, proxy {search_proxy or 'as in the profile'}")
 finals.round(3)"""),
     ("code", """\
 curves["rolling"] = curves.groupby(["mode", "seed"]).accuracy.transform(lambda s: s.rolling(max(1, len(s) // 10), min_periods=1).mean())
@@ -695,49 +696,6 @@ for backend, threads in [("eager", 1), ("onnxruntime", 1)]:
 equal_acc = pd.DataFrame(eq)
 save_table(equal_acc, out / "speedup_equal_accuracy", scale=scale, caption="SwiftNet speed-up over MobileNetV2 at equal accuracy (paper: 2.42x on a Pixel 1)")
 equal_acc.round(3)"""),
-    ("md", "## 5. Is the proxy signal real?"),
-    ("code", """\
-from gramlib.evidence import proxy_signal, sample_distinct, with_proxy, kendall_tau
-from gramlib.data import load_split, make_proxy
-from gramlib.metagraph import MetaGraph
-from tqdm.auto import tqdm
-p = get_profile("cpu")
-proxy = make_proxy(load_split("cifar10", "train"), p.search.proxy_train, p.search.proxy_val, seed=0)
-archs = sample_distinct(MetaGraph(p.space, p.rule, seed=123), proxy_archs)
-signal = {"default": proxy_signal(archs, proxy, p.search, proxy_seeds, progress=tqdm)}
-for vname, over in proxy_variants.items():
-    over = dict(over)
-    cfg = p.search
-    if "train_images" in over:
-        proxy_v = make_proxy(load_split("cifar10", "train"), over.pop("train_images"), p.search.proxy_val, seed=0)
-    else:
-        proxy_v = proxy
-    cfg = with_proxy(cfg, **over)
-    signal[vname] = proxy_signal(archs, proxy_v, cfg, proxy_seeds, progress=tqdm)
-long = []
-for i, a in enumerate(archs[:long_archs]):
-    r = fit_and_score(f"proxy-arch-{i}", lambda: build_model(a, 10, 3), train_data, test_data, recipe_with("cifar10", epochs=long_epochs),
-                      key={"arch": a.to_dict()}, seed=0, ckpt_dir=f"data/checkpoints/{scale}", latency_runs=3)
-    long.append(r["top1"])
-rows = []
-for vname, sg in signal.items():
-    tau, p_tau = kendall_tau(np.nanmean(sg["accuracy"], axis=1)[:long_archs], long)
-    rows.append({"proxy": vname, "between_arch_sd": sg["between_sd"], "within_arch_seed_sd": sg["within_sd"], "icc": sg["icc"],
-                 "anova_f": sg["anova_f"], "anova_p": sg["anova_p"], "kendall_tau_vs_long": tau, "tau_p": p_tau,
-                 "seconds_per_candidate": sg["seconds_per_candidate"], "mean_proxy_acc": float(np.nanmean(sg["accuracy"]))})
-proxy_table = pd.DataFrame(rows)
-save_table(proxy_table, out / "proxy_signal", scale=scale,
-           caption=f"Proxy signal: {len(archs)} sampled architectures x seeds {proxy_seeds}; tau against {long_archs} archs trained {long_epochs} epochs")
-proxy_table.round(4)"""),
-    ("code", """\
-acc = pd.DataFrame(signal["default"]["accuracy"], columns=[f"seed {s}" for s in proxy_seeds])
-acc["arch"] = range(len(acc))
-long_acc = acc.melt(id_vars="arch", var_name="seed", value_name="proxy accuracy")
-order = acc.set_index("arch").mean(axis=1).sort_values().index
-fig, ax = plt.subplots(figsize=(9, 3.5))
-sns.pointplot(data=long_acc, x="arch", y="proxy accuracy", order=order, errorbar=("pi", 100), linestyle="none", ax=ax)
-ax.set(title="proxy accuracy per architecture (range over seeds), sorted by mean", xlabel="sampled architecture")
-save_figure(fig, out / "proxy_signal.png", scale=scale)"""),
     ("code", """\
 gr = finals.groupby(["mode", "pick"]).test_top1.agg(["mean", "std", "count"]).reset_index()
 ev = {"equal_macs_target_mmacs": target / 1e6,
@@ -745,10 +703,147 @@ ev = {"equal_macs_target_mmacs": target / 1e6,
       "gram_vs_random": {f"{r['mode']}/{r['pick']}": {"mean": r["mean"], "sd": r["std"], "n": int(r["count"])} for r in gr.to_dict("records")},
       "thread_speedup": {r["model"]: {k: r[k] for k in speed.columns if k != "model"} for r in speed.to_dict("records")},
       "speedup_equal_accuracy": equal_acc.to_dict("records"),
-      "export_max_abs_diff": float(lat.max_abs_diff.max()),
-      "proxy": {r["proxy"]: {k: r[k] for k in proxy_table.columns if k != "proxy"} for r in proxy_table.to_dict("records")}}
+      "export_max_abs_diff": float(lat.max_abs_diff.max())}
 save_metrics(json.loads(pd.Series([ev]).to_json(orient="records"))[0], res / "09_evidence.metrics.json")
 ev"""),
     ])
+
+# ---------------------------------------------------------------- 10 proxy
+nb("10_proxy", """\
+# Is the proxy signal real? Tuning the proxy within the search's cost
+
+Every GRAM update rewards a candidate by its accuracy after a very short
+training on a small proxy set (§3.2). On 2 CPU cores that proxy is a few
+epochs on a few hundred CIFAR-10 images, and proxy accuracies sit near 0.3, so
+before trusting any search we ask how much of a proxy accuracy is the
+architecture and how much is the seed:
+
+* `archs` architectures sampled from an untrained meta-graph (the candidates a
+  search starts with), each proxy-trained with every seed in `seeds`;
+* **ICC**: the share of the proxy-accuracy variance that is between
+  architectures (1: the seed never matters; 0: pure noise), with the one-way
+  ANOVA p-value;
+* **Kendall τ** between the seed-mean proxy accuracy and a longer training
+  (`reference_epochs` epochs on `reference_train_images` images, CIFAR-10
+  recipe, test set) for the first `reference_archs` architectures;
+* **cost**: measured seconds per candidate, and the hours `iterations` search
+  iterations would take; variants above `cost_target_hours` are reported but
+  never recommended.
+
+Each entry of `variants` changes the split (`proxy_train`, `proxy_val`,
+`per_class`) or any training-recipe field (`epochs`, `lr`, `schedule`, ...) of
+the profile's proxy. Every run is cached, so an interrupted study resumes.""",
+   """profile = "smoke"
+archs = 3
+seeds = [0, 1]
+variants = {"epochs2": {"epochs": 2}}
+reference_archs = 3
+reference_epochs = 1
+reference_train_images = 128
+reference_test_images = 64
+iterations = 1000
+cost_target_hours = 1.0
+select_by = "icc"  # icc | tau: how the recommended variant is picked among those within the cost target
+confirm_archs = 3  # fresh architectures on which the pick is re-measured against the default (0: skip)""",
+   [("code", """\
+from tqdm.auto import tqdm
+from gramlib import MetaGraph, build_model
+from gramlib.data import load_split, make_proxy
+from gramlib.evidence import kendall_tau, proxy_signal, proxy_variant, sample_distinct
+from gramlib.experiments import fit_and_score, load_train_test
+from gramlib.profiles import get_profile
+from gramlib.train import recipe_with
+if select_by not in ("icc", "tau"):
+    raise ValueError(f"select_by must be 'icc' or 'tau', got {select_by!r}")
+prof = get_profile(profile)
+candidates = sample_distinct(MetaGraph(prof.space, prof.rule, seed=123), archs)
+cifar_train = load_split(prof.search.dataset, "train")
+signal, configs, splits = {}, {}, {}
+cache = f"data/checkpoints/{scale}/proxy_runs.jsonl"
+for name, over in {"default": {}, **variants}.items():
+    cfg = proxy_variant(prof.search, over)
+    split = make_proxy(cifar_train, cfg.proxy_train, cfg.proxy_val, per_class=cfg.per_class, seed=0)
+    print(f"{name}: {over or 'profile ' + profile + ' as is'}")
+    signal[name] = proxy_signal(candidates, split, cfg, seeds, progress=tqdm, cache=cache)
+    configs[name], splits[name] = cfg, split"""),
+    ("code", """\
+ref_train, ref_test = load_train_test(prof.search.dataset, train_limit=reference_train_images, test_limit=reference_test_images, seed=0)
+reference = []
+for i, a in enumerate(tqdm(candidates[:reference_archs], desc="reference trainings")):
+    r = fit_and_score(f"proxy-reference-{i}", lambda: build_model(a, 10, 3), ref_train, ref_test,
+                      recipe_with("cifar10", epochs=reference_epochs), key={"arch": a.to_dict()}, seed=0,
+                      ckpt_dir=f"data/checkpoints/{scale}", latency_runs=3, progress=False)
+    reference.append(r["top1"])
+rows = []
+for name, sg in signal.items():
+    cfg = configs[name]
+    tau, p_tau = kendall_tau(np.nanmean(sg["accuracy"], axis=1)[:reference_archs], reference)
+    hours = sg["seconds_per_candidate"] * iterations / 3600
+    rows.append({"proxy": name, "train_images": cfg.proxy_train * (len(cifar_train.classes) if cfg.per_class else 1),
+                 "epochs": cfg.proxy_recipe.epochs, "val_images": cfg.proxy_val * (len(cifar_train.classes) if cfg.per_class else 1),
+                 "schedule": cfg.proxy_recipe.schedule, "lr": cfg.proxy_recipe.lr,
+                 "seconds_per_candidate": sg["seconds_per_candidate"], f"hours_per_{iterations}": hours,
+                 "within_cost_target": hours <= cost_target_hours, "mean_proxy_acc": float(np.nanmean(sg["accuracy"])),
+                 "between_arch_sd": sg["between_sd"], "within_arch_seed_sd": sg["within_sd"], "icc": sg["icc"],
+                 "anova_p": sg["anova_p"], "kendall_tau_vs_reference": tau, "tau_p": p_tau})
+table = pd.DataFrame(rows)
+ok = table[table.within_cost_target]
+key = {"icc": "icc", "tau": "kendall_tau_vs_reference"}[select_by]
+recommended = ok.sort_values(key, ascending=False).proxy.iloc[0] if len(ok) else None
+table["recommended"] = table.proxy == recommended
+save_table(table, out / "proxy_signal", scale=scale,
+           caption=f"Proxy signal ({profile} profile): {len(candidates)} sampled architectures x seeds {seeds}; "
+                   f"tau against {reference_archs} architectures trained {reference_epochs} epochs on {len(ref_train)} images")
+print("recommended (highest", select_by, "within", cost_target_hours, "h):", recommended)
+table.round(4)"""),
+    ("md", """\
+Picking the best of several variants on the same architectures flatters the
+winner. So the pick is measured again, against the default, on
+`confirm_archs` architectures it was not chosen on."""),
+    ("code", """\
+confirmation = []
+if confirm_archs and recommended not in (None, "default"):
+    fresh = sample_distinct(MetaGraph(prof.space, prof.rule, seed=124), confirm_archs)
+    for name in ["default", recommended]:
+        sg = proxy_signal(fresh, splits[name], configs[name], seeds, progress=tqdm, cache=cache)
+        confirmation.append({"proxy": name, "archs": len(fresh), "between_arch_sd": sg["between_sd"],
+                             "within_arch_seed_sd": sg["within_sd"], "icc": sg["icc"], "anova_p": sg["anova_p"],
+                             "seconds_per_candidate": sg["seconds_per_candidate"]})
+confirmation = pd.DataFrame(confirmation)
+if len(confirmation):
+    save_table(confirmation, out / "proxy_confirmation", scale=scale,
+               caption=f"Default vs recommended proxy on {confirm_archs} fresh architectures x seeds {seeds}")
+confirmation.round(4)"""),
+    ("md", "Signal against cost: a proxy worth its time sits high and to the left of the dashed line (the cost target)."),
+    ("code", """\
+fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+for ax, col, label in [(axes[0], "icc", "ICC (architecture share of variance)"), (axes[1], "kendall_tau_vs_reference", "Kendall τ vs longer training")]:
+    sns.scatterplot(data=table, x=f"hours_per_{iterations}", y=col, hue="proxy", style="recommended", s=120, ax=ax, legend=ax is axes[1])
+    ax.axvline(cost_target_hours, ls="--", c="grey")
+    ax.set(xlabel=f"hours per {iterations} search iterations (measured)", ylabel=label)
+axes[1].legend(fontsize=8, bbox_to_anchor=(1.01, 1), loc="upper left")
+fig.suptitle("proxy variants: signal against cost")
+fig.tight_layout()
+save_figure(fig, out / "proxy_signal_vs_cost.png", scale=scale)"""),
+    ("md", "Per architecture: proxy accuracy (range over seeds) against the longer training, for the profile's proxy and the recommended one. Points that climb from left to right are a signal; vertical bars wider than the climb are noise."),
+    ("code", """\
+show = ["default"] + ([recommended] if recommended not in (None, "default") else [])
+pts = []
+for name in show:
+    acc = signal[name]["accuracy"][:reference_archs]
+    for i, ref in enumerate(reference):
+        pts += [{"proxy": name, "reference accuracy (%)": ref, "proxy accuracy": a, "arch": i} for a in acc[i]]
+pts = pd.DataFrame(pts)
+g = sns.relplot(data=pts, x="reference accuracy (%)", y="proxy accuracy", col="proxy", kind="line", units="arch",
+                estimator=None, marker="o", height=3.5, aspect=1.3, facet_kws={"sharey": False})
+save_figure(g.figure, out / "proxy_vs_reference.png", scale=scale)"""),
+    ("code", """\
+save_metrics({"recommended": recommended, "select_by": select_by,
+              "variants": json.loads(table.set_index("proxy").to_json(orient="index")),
+              "reference_top1": reference, "archs": len(candidates), "seeds": seeds,
+              "confirmation": json.loads(confirmation.to_json(orient="records")) if len(confirmation) else []},
+             res / "10_proxy.metrics.json")
+table.set_index("proxy")[["seconds_per_candidate", "icc", "kendall_tau_vs_reference", "recommended"]]"""),
+    ], needs_mg=False)
 
 print("notebooks written")

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from conftest import synthetic_proxy, trained_metagraph
-from gramlib.evidence import MatchError, best_found, kendall_tau, match_macs, mean_sd, proxy_signal, sample_distinct
+from gramlib.evidence import (MatchError, best_found, kendall_tau, match_macs, mean_sd, proxy_signal, proxy_variant,
+                              sample_distinct)
 from gramlib.experiments import mobilenet_v2
 from gramlib.model import build_model
 from gramlib.profiles import get_profile
@@ -40,3 +41,35 @@ def test_proxy_signal_separates_architecture_from_seed():
     sg = proxy_signal(archs, synthetic_proxy(48, 24), prof.search, seeds=[0, 1])
     assert sg["accuracy"].shape == (3, 2) and np.isfinite(sg["accuracy"]).all()
     assert sg["within_sd"] >= 0 and sg["between_sd"] >= 0 and sg["seconds_per_candidate"] > 0
+
+
+def test_proxy_signal_cache_resumes_without_retraining(tmp_path, monkeypatch):
+    import gramlib.evidence as ev
+    prof = get_profile("smoke")
+    archs = sample_distinct(__import__("gramlib").MetaGraph(prof.space, prof.rule, seed=0), 2)
+    proxy = synthetic_proxy(48, 24)
+    cache = tmp_path / "runs.jsonl"
+    first = proxy_signal(archs[:1], proxy, prof.search, seeds=[0, 1], cache=cache)
+    with open(cache, "a") as f:
+        f.write('{"key": "torn')  # a kill mid-write leaves a torn line
+    calls = []
+    real = ev.score_candidate
+    monkeypatch.setattr(ev, "score_candidate", lambda *a, **k: calls.append(a[3]) or real(*a, **k))
+    second = proxy_signal(archs, proxy, prof.search, seeds=[0, 1], cache=cache)
+    assert len(calls) == 2  # only the new architecture's two seeds were trained
+    np.testing.assert_array_equal(second["accuracy"][0], first["accuracy"][0])
+    other = proxy_variant(prof.search, {"epochs": 2})
+    proxy_signal(archs[:1], proxy, other, seeds=[0], cache=cache)
+    assert len(calls) == 3  # another recipe is another run, never a cache hit
+
+
+def test_proxy_variant_routes_split_and_recipe_fields():
+    base = get_profile("cpu").search
+    v = proxy_variant(base, {"proxy_train": 1500, "epochs": 1, "schedule": "cosine", "per_class": True})
+    assert (v.proxy_train, v.per_class, v.proxy_val) == (1500, True, base.proxy_val)
+    assert (v.proxy_recipe.epochs, v.proxy_recipe.schedule, v.proxy_recipe.lr) == (1, "cosine", base.proxy_recipe.lr)
+    assert base.proxy_recipe.epochs == 3  # the profile itself is untouched
+    with pytest.raises(ValueError, match="unknown proxy setting"):
+        proxy_variant(base, {"epoch": 2})
+    with pytest.raises(ValueError, match="schedule"):
+        proxy_variant(base, {"schedule": "linear"})

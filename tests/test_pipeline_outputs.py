@@ -122,3 +122,29 @@ def test_evidence_models_have_matched_macs_and_exports_agree(scale):
     assert {"eager", "torchscript"} <= set(lat.backend)
     finals = pd.read_csv(d / "gram_vs_random.csv")
     assert set(finals["mode"]) == {"gram", "random"} and finals.test_top1.between(0, 100).all()
+
+
+PROXY_SCALES = sorted(p.parent.name for p in RESULTS.glob("*/10_proxy.metrics.json"))
+
+
+@pytest.mark.skipif(not PROXY_SCALES, reason="no proxy study under results/")
+@pytest.mark.parametrize("proxy_scale", PROXY_SCALES)
+def test_proxy_study_rows_and_recommendation(proxy_scale):
+    prm = load_params(proxy_scale)["proxy"]
+    t = pd.read_csv(RESULTS / proxy_scale / "10_proxy" / "proxy_signal.csv")
+    assert list(t.proxy) == ["default", *prm["variants"]]
+    hours = t[f"hours_per_{prm['iterations']}"]
+    assert (hours - t.seconds_per_candidate * prm["iterations"] / 3600).abs().max() < 1e-9
+    assert (t.within_cost_target == (hours <= prm["cost_target_hours"])).all()
+    assert t.icc.dropna().le(1).all() and t.kendall_tau_vs_reference.dropna().between(-1, 1).all()
+    ok = t[t.within_cost_target]
+    col = {"icc": "icc", "tau": "kendall_tau_vs_reference"}[prm["select_by"]]
+    assert t.recommended.sum() == (1 if len(ok) else 0)
+    if len(ok):
+        assert t[t.recommended][col].iloc[0] == ok[col].max()
+    metrics = json.loads((RESULTS / proxy_scale / "10_proxy.metrics.json").read_text())
+    assert metrics["recommended"] == (t[t.recommended].proxy.iloc[0] if len(ok) else None)
+    assert len(metrics["reference_top1"]) == min(prm["reference_archs"], prm["archs"])
+    if metrics["confirmation"]:  # the pick re-measured on fresh architectures, against the default
+        assert [c["proxy"] for c in metrics["confirmation"]] == ["default", metrics["recommended"]]
+        assert all(c["archs"] == prm["confirm_archs"] for c in metrics["confirmation"])

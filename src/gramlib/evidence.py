@@ -6,10 +6,13 @@ no plotting and no file layout.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import statistics
-from dataclasses import replace
-from typing import Any, Callable, Sequence
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -20,6 +23,7 @@ from .data import ProxySplit
 from .metagraph import MetaGraph
 from .profiling import count_cost
 from .search import SearchConfig, score_candidate
+from .train import Recipe
 
 
 class MatchError(ValueError):
@@ -79,8 +83,17 @@ def best_found(history: list[dict[str, Any]]) -> dict[str, Any]:
     return max(rows, key=lambda r: r["accuracy"])
 
 
+def _split_fingerprint(proxy: ProxySplit) -> str:
+    h = hashlib.sha256()
+    for part in (proxy.train, proxy.val):
+        h.update(str(tuple(part.x.shape)).encode())
+        h.update(part.y.numpy().tobytes())
+        h.update(part.x[:: max(1, len(part.x) // 16)].numpy().tobytes())  # a few images: same labels, other split
+    return h.hexdigest()[:16]
+
+
 def proxy_signal(archs: Sequence[Architecture], proxy: ProxySplit, config: SearchConfig, seeds: Sequence[int],
-                 progress: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+                 progress: Callable[[Any], Any] | None = None, cache: str | Path | None = None) -> dict[str, Any]:
     """How much of the proxy accuracy is the architecture and how much the seed.
 
     Every architecture is proxy-trained once per seed. Returns the per-run
@@ -88,16 +101,43 @@ def proxy_signal(archs: Sequence[Architecture], proxy: ProxySplit, config: Searc
     of the seed means, the mean within-architecture (seed) standard deviation, the
     one-way ANOVA F and p (architecture as factor), and the fraction of variance
     explained by the architecture (intraclass correlation, ICC(1)).
+
+    Args:
+        cache: a JSON-lines file; every finished run is appended to it and runs
+            already there (same architecture, seed, proxy settings and split) are
+            not redone, so an interrupted study loses at most one candidate.
     """
     from scipy import stats
+
+    done: dict[str, dict[str, Any]] = {}
+    cache_path = Path(cache) if cache is not None else None
+    if cache_path is not None and cache_path.exists():
+        for line in cache_path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:  # a torn last line from a kill
+                continue
+            done[row["key"]] = row
+    split = _split_fingerprint(proxy)
+    cfg = json.dumps(config.to_dict(), sort_keys=True, default=str)
 
     acc = np.full((len(archs), len(seeds)), np.nan)
     seconds = []
     it = [(i, j) for i in range(len(archs)) for j in range(len(seeds))]
     for i, j in (progress(it) if progress else it):
-        r = score_candidate(archs[i], proxy, config, seeds[j])
-        acc[i, j] = r["accuracy"]
-        seconds.append(sum(r["times"].values()))
+        blob = json.dumps([archs[i].to_dict(), seeds[j], cfg, split], sort_keys=True)
+        key = hashlib.sha256(blob.encode()).hexdigest()[:20]
+        if key not in done:
+            r = score_candidate(archs[i], proxy, config, seeds[j])
+            done[key] = {"key": key, "accuracy": r["accuracy"], "seconds": sum(r["times"].values()),
+                         "mmacs": r["macs"] / 1e6}
+            if cache_path is not None:
+                cache_path.parent.mkdir(parents=True, exist_ok=True)
+                with open(cache_path, "a") as f:
+                    f.write(json.dumps(done[key]) + "\n")
+        a = done[key]["accuracy"]
+        acc[i, j] = math.nan if a is None else a
+        seconds.append(done[key]["seconds"])
     k = len(seeds)
     means = np.nanmean(acc, axis=1)
     within = float(np.nanmean(np.nanstd(acc, axis=1, ddof=1))) if k > 1 else math.nan
@@ -111,17 +151,35 @@ def proxy_signal(archs: Sequence[Architecture], proxy: ProxySplit, config: Searc
             "icc": float(icc), "seconds_per_candidate": float(np.mean(seconds))}
 
 
+_SPLIT_FIELDS = ("proxy_train", "proxy_val", "per_class")
+_RECIPE_FIELDS = tuple(f.name for f in fields(Recipe))
+
+
+def proxy_variant(config: SearchConfig, overrides: Mapping[str, Any]) -> SearchConfig:
+    """``config`` with a proxy variant's settings: the split's size (``proxy_train``,
+    ``proxy_val``, ``per_class``) and any :class:`Recipe` field (``epochs``, ``lr``,
+    ``schedule``, ...), e.g. ``{"proxy_train": 1500, "epochs": 1}``.
+
+    Raises:
+        ValueError: an unknown key (a typo would otherwise silently test the default).
+    """
+    unknown = sorted(set(overrides) - set(_SPLIT_FIELDS) - set(_RECIPE_FIELDS))
+    if unknown:
+        raise ValueError(f"unknown proxy setting(s) {unknown}; use {list(_SPLIT_FIELDS)} or Recipe fields "
+                         f"{list(_RECIPE_FIELDS)}")
+    split = {k: v for k, v in overrides.items() if k in _SPLIT_FIELDS}
+    recipe = {k: v for k, v in overrides.items() if k in _RECIPE_FIELDS}
+    if "milestones" in recipe:
+        recipe["milestones"] = tuple(recipe["milestones"])
+    return replace(config, **split, proxy_recipe=replace(config.proxy_recipe, **recipe))
+
+
 def kendall_tau(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
     """Kendall's τ and its p-value (scipy)."""
     from scipy import stats
 
     res = stats.kendalltau(x, y)
     return float(res.statistic), float(res.pvalue)
-
-
-def with_proxy(config: SearchConfig, **recipe_overrides: Any) -> SearchConfig:
-    """A search config whose proxy recipe has some fields replaced (proxy tuning)."""
-    return replace(config, proxy_recipe=replace(config.proxy_recipe, **recipe_overrides))
 
 
 def sample_distinct(mg: MetaGraph, n: int, max_tries: int = 1000) -> list[Architecture]:

@@ -35,6 +35,7 @@ NOTEBOOKS = {
     "07_figures1_4_density": "density",
     "08_summary": "summary",
     "09_evidence": "evidence",
+    "10_proxy": "proxy",
 }
 
 

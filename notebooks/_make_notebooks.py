@@ -561,21 +561,20 @@ search_proxy = {}  # proxy settings for section 2's searches (see 10_proxy), e.g
 latency_runs = 10""",
    [("md", "## 1. Structure-level pruning vs width multiplier at equal MACs"),
     ("code", """\
-from gramlib.evidence import match_macs, mean_sd, MatchError
+from gramlib.evidence import equal_mac_pair, match_macs, MatchError
 from gramlib.experiments import load_train_test, fit_and_score, mobilenet_v2
 from gramlib.train import recipe_with
 train_data, test_data = load_train_test("cifar10", train_limit=train_limit, test_limit=test_limit, seed=0)
 recipe = recipe_with("cifar10", epochs=epochs)
 shape = (3, 32, 32)
-pruned = mg.prune(heavy_level)
-target = count_cost(build_model(pruned), shape).macs
-light = mg.prune(light_level)
-candidates = {f"SwiftNet-{heavy_level} (pruned)": ("swiftnet", pruned)}
-try:
-    f, m = match_macs(lambda f: build_model(light.scale_channels(f, 1)), target, shape)
-    candidates[f"SwiftNet-{light_level} x{f:.3f} (width)"] = ("swiftnet", light.scale_channels(f, 1))
-except MatchError as e:
-    print("width-thinned SwiftNet:", e)
+# the pruned and the width-thinned SwiftNet at equal MACs; if the 16-filter nodes make the width
+# multiplier too coarse to land within 10 %, the pruning level moves to the closest width instead
+pair = equal_mac_pair(mg, heavy_level, light_level, shape)
+if pair["moved_level"]:
+    print(f"no width factor lands within 10 % of level {heavy_level}'s MACs; pruning level moved to {pair['level']:.3f}")
+level, pruned, target = round(pair["level"], 3), pair["pruned"], pair["pruned_macs"]
+candidates = {f"SwiftNet-{level} (pruned)": ("swiftnet", pruned),
+              f"SwiftNet-{light_level} x{pair['factor']:.3f} (width)": ("swiftnet", pair["thinned"])}
 try:
     f_mb, m = match_macs(lambda f: mobilenet_v2(f, 10, small_input=True, round_nearest=2), target, shape, lo=0.02, hi=1.5)
     candidates[f"MobileNetV2-{f_mb:.3f} (width)"] = ("mobilenet_fine", f_mb)

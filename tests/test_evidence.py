@@ -73,3 +73,31 @@ def test_proxy_variant_routes_split_and_recipe_fields():
         proxy_variant(base, {"epoch": 2})
     with pytest.raises(ValueError, match="schedule"):
         proxy_variant(base, {"schedule": "linear"})
+
+
+def test_equal_mac_pair_moves_the_level_when_widths_are_too_coarse(monkeypatch):
+    import gramlib.evidence as ev
+    from conftest import trained_metagraph
+    from gramlib import SearchSpace, build_model, count_cost
+    space = SearchSpace(hierarchies=2, dags_per_hierarchy=2, nodes=8, ops=("conv3x3-16", "conv1x1-16"), stem_channels=8)
+    mg = trained_metagraph(space, steps=80)
+    shape = (3, 32, 32)
+
+    def macs(a):
+        return count_cost(build_model(a, 10, 3, input_size=32), shape).macs
+
+    direct = ev.equal_mac_pair(mg, 0.65, 0.2, shape, tolerance=0.10)
+    assert abs(macs(direct["thinned"]) / macs(direct["pruned"]) - 1) <= 0.10
+    assert macs(direct["pruned"]) == direct["pruned_macs"] and macs(direct["thinned"]) == direct["thinned_macs"]
+
+    real = ev.match_macs
+
+    def coarse(make, target, shape, **kw):  # as if no width landed within the tolerance
+        f, m = real(make, target * 0.7, shape, tolerance=1.0)
+        raise ev.MatchError("too coarse", closest=(f, m))
+
+    monkeypatch.setattr(ev, "match_macs", coarse)
+    moved = ev.equal_mac_pair(mg, 0.65, 0.2, shape, tolerance=0.10)
+    assert moved["moved_level"] and moved["level"] >= 0.2
+    assert moved["pruned"] == mg.prune(moved["level"])
+    assert abs(macs(moved["pruned"]) / macs(moved["thinned"]) - 1) <= 0.10

@@ -27,7 +27,14 @@ from .train import Recipe
 
 
 class MatchError(ValueError):
-    """No width reaches the MAC target within the tolerance."""
+    """No width reaches the MAC target within the tolerance.
+
+    ``closest`` holds the (factor, MACs) that came nearest, when known.
+    """
+
+    def __init__(self, message: str, closest: tuple[float, int] | None = None) -> None:
+        super().__init__(message)
+        self.closest = closest
 
 
 def match_macs(make: Callable[[float], nn.Module], target_macs: float, input_shape: tuple[int, int, int], *,
@@ -64,8 +71,55 @@ def match_macs(make: Callable[[float], nn.Module], target_macs: float, input_sha
     err = abs(cache[best] - target_macs) / target_macs
     if err > tolerance:
         raise MatchError(f"closest width factor {best:.3f} gives {cache[best] / 1e6:.2f} M MACs, "
-                         f"{100 * err:.1f} % from the target {target_macs / 1e6:.2f} M (tolerance {100 * tolerance:.0f} %)")
+                         f"{100 * err:.1f} % from the target {target_macs / 1e6:.2f} M (tolerance {100 * tolerance:.0f} %)",
+                         closest=(best, cache[best]))
     return best, cache[best]
+
+
+def equal_mac_pair(mg: MetaGraph, heavy_level: float, light_level: float, input_shape: tuple[int, int, int], *,
+                   num_classes: int = 10, tolerance: float = 0.10, grid: int = 201) -> dict[str, Any]:
+    """Claim 1's pair from one meta-graph: an architecture pruned hard and a lightly pruned one thinned by a
+    width multiplier, at equal MACs (within ``tolerance``).
+
+    First the light architecture is thinned to the MACs of the one pruned at ``heavy_level``. Narrow nodes
+    make the width multiplier coarse (with 16-filter nodes one filter less is ~12 % fewer MACs per layer),
+    so when no width lands within the tolerance the closest width is kept and the pruning level moves
+    instead, to the level in ``[light_level, 1]`` (``grid`` steps) whose MACs are closest to the thinned
+    model's: pruning is the finer of the two knobs.
+
+    Returns:
+        dict with ``level`` (the pruning level used), ``pruned``, ``factor``, ``thinned`` (architectures),
+        ``pruned_macs``, ``thinned_macs`` and ``moved_level`` (True when the fallback was taken).
+
+    Raises:
+        MatchError: neither knob reaches equal MACs within the tolerance.
+    """
+    from .model import build_model
+
+    def macs(arch: Architecture) -> int:
+        return count_cost(build_model(arch, num_classes, input_shape[0], input_size=input_shape[1]), input_shape).macs
+
+    light = mg.prune(light_level)
+    pruned = mg.prune(heavy_level)
+    target = macs(pruned)
+    level, moved = heavy_level, False
+    try:
+        factor, thinned_macs = match_macs(lambda f: build_model(light.scale_channels(f, 1), num_classes, input_shape[0],
+                                                                input_size=input_shape[1]),
+                                          target, input_shape, tolerance=tolerance)
+    except MatchError as e:
+        if e.closest is None:
+            raise
+        factor, thinned_macs = e.closest
+        by_level = {float(lv): macs(mg.prune(float(lv))) for lv in np.linspace(light_level, 1.0, grid)}
+        level = min(by_level, key=lambda lv: abs(by_level[lv] - thinned_macs))
+        err = abs(by_level[level] - thinned_macs) / thinned_macs
+        if err > tolerance:
+            raise MatchError(f"{e}; no pruning level in [{light_level}, 1] comes within {100 * tolerance:.0f} % of the "
+                             f"closest width's {thinned_macs / 1e6:.2f} M either", closest=e.closest) from e
+        pruned, target, moved = mg.prune(level), by_level[level], True
+    return {"level": level, "pruned": pruned, "pruned_macs": target, "factor": factor,
+            "thinned": light.scale_channels(factor, 1), "thinned_macs": thinned_macs, "moved_level": moved}
 
 
 def mean_sd(values: Sequence[float]) -> tuple[float, float]:

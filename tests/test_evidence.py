@@ -90,14 +90,16 @@ def test_equal_mac_pair_moves_the_level_when_widths_are_too_coarse(monkeypatch):
     assert abs(macs(direct["thinned"]) / macs(direct["pruned"]) - 1) <= 0.10
     assert macs(direct["pruned"]) == direct["pruned_macs"] and macs(direct["thinned"]) == direct["thinned_macs"]
 
-    real = ev.match_macs
+    def coarse(closest_macs):
+        def fake(make, target, shape, **kw):  # as if no width landed within the tolerance
+            raise ev.MatchError("too coarse", closest=(1.0, closest_macs))
+        return fake
 
-    def coarse(make, target, shape, **kw):  # as if no width landed within the tolerance
-        f, m = real(make, target * 0.7, shape, tolerance=1.0)
-        raise ev.MatchError("too coarse", closest=(f, m))
-
-    monkeypatch.setattr(ev, "match_macs", coarse)
+    light_macs = macs(mg.prune(0.2))  # the closest "width" is the unthinned light model: level 0.2 matches it exactly
+    monkeypatch.setattr(ev, "match_macs", coarse(light_macs))
     moved = ev.equal_mac_pair(mg, 0.65, 0.2, shape, tolerance=0.10)
-    assert moved["moved_level"] and moved["level"] >= 0.2
-    assert moved["pruned"] == mg.prune(moved["level"])
-    assert abs(macs(moved["pruned"]) / macs(moved["thinned"]) - 1) <= 0.10
+    assert moved["moved_level"] and moved["level"] == pytest.approx(0.2)
+    assert moved["pruned"] == mg.prune(moved["level"]) and moved["pruned_macs"] == light_macs
+    monkeypatch.setattr(ev, "match_macs", coarse(1))  # no pruning level has 1 MAC: both knobs fail
+    with pytest.raises(ev.MatchError, match="no pruning level"):
+        ev.equal_mac_pair(mg, 0.65, 0.2, shape, tolerance=0.10)

@@ -778,8 +778,8 @@ for name, sg in signal.items():
     cfg = configs[name]
     tau, p_tau = kendall_tau(np.nanmean(sg["accuracy"], axis=1)[:reference_archs], reference)
     hours = sg["seconds_per_candidate"] * iterations / 3600
-    rows.append({"proxy": name, "train_images": cfg.proxy_train * (len(cifar_train.classes) if cfg.per_class else 1),
-                 "epochs": cfg.proxy_recipe.epochs, "val_images": cfg.proxy_val * (len(cifar_train.classes) if cfg.per_class else 1),
+    rows.append({"proxy": name, "train_images": len(splits[name].train), "epochs": cfg.proxy_recipe.epochs,
+                 "val_images": len(splits[name].val),
                  "schedule": cfg.proxy_recipe.schedule, "lr": cfg.proxy_recipe.lr,
                  "seconds_per_candidate": sg["seconds_per_candidate"], f"hours_per_{iterations}": hours,
                  "within_cost_target": hours <= cost_target_hours, "mean_proxy_acc": float(np.nanmean(sg["accuracy"])),

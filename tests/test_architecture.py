@@ -4,6 +4,7 @@ import pytest
 
 from gramlib.architecture import Architecture, Dag
 from gramlib.metagraph import MetaGraph
+from gramlib.skeleton import layout
 from gramlib.space import SearchSpace, SpaceError
 
 
@@ -51,9 +52,10 @@ def test_counts_and_identity():
 
 
 def test_scale_channels_rounds_to_multiple():
-    a = arch_of([Dag(("input", "conv3x3-32", "conv1x1-64"), ((0, 1), (1, 2)))], stem_channels=32)
+    a = arch_of([Dag(("input", "conv3x3-32", "conv1x1-64"), ((0, 1), (1, 2)))], skeleton=layout("pool-before", 1, stem_channels=32))
     s = a.scale_channels(1.25)
     assert s.dags[0].ops == ("input", "conv3x3-40", "conv1x1-80") and s.stem_channels == 40
+    assert s.skeleton == layout("pool-before", 1, stem_channels=40)  # only the width changes
     assert a.scale_channels(0.1).dags[0].ops[1] == "conv3x3-4"  # never below one multiple
 
 
@@ -68,7 +70,8 @@ def test_bad_scale_factor(factor):
     "kw, msg",
     [({"nodes": 1}, "nodes must be >= 2"), ({"ops": ()}, "empty"), ({"ops": ("conv2x2-8",)}, "bad node operation"),
      ({"ops": ("pool",)}, "bad node operation"), ({"hierarchies": 0}, "hierarchies"), ({"filter_cap": 0}, "filter_cap"),
-     ({"combine": "mean"}, "combine"), ({"out_degree": 0}, "out_degree")],
+     ({"skeleton": {"combine": "mean"}}, "combine"), ({"out_degree": 0}, "out_degree"),
+     ({"hierarchies": 2, "skeleton": layout("pool-between", 3)}, "3 down-sampling entries .* 2 hierarchies")],
 )
 def test_bad_space(kw, msg):
     with pytest.raises(SpaceError, match=msg):

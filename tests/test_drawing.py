@@ -4,6 +4,7 @@ from matplotlib.figure import Figure
 from gramlib.architecture import Architecture, Dag
 from gramlib.drawing import dag_layout, draw_architecture
 from gramlib.metagraph import MetaGraph
+from gramlib.skeleton import Skeleton
 from gramlib.space import SearchSpace
 
 matplotlib.use("Agg")  # gramlib.drawing never imports pyplot, so setting the backend here is early enough
@@ -49,7 +50,7 @@ def test_draw_identity_architecture(tmp_path):
 
 def test_draw_handcrafted_last_output():
     dag = Dag(OPS, [(0, 1), (1, 5), (0, 2)])  # node 2 is a dead end when only node 5 is the output
-    arch = Architecture((dag,), hierarchies=1, dags_per_hierarchy=1, dag_output="last")
+    arch = Architecture((dag,), hierarchies=1, dags_per_hierarchy=1, skeleton=Skeleton(downsample=("none",), dag_output="last"))
     fig = draw_architecture(arch)
     labels = {t.get_text() for t in fig.axes[0].texts}
     assert {"in", "out", "3×3·64"} <= labels and "1×1·32" not in labels

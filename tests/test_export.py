@@ -1,6 +1,7 @@
 """TorchScript / ONNX export of SwiftNets and MobileNetV2, and concurrent DAGs (gramlib.export)."""
 
 import warnings
+from dataclasses import replace
 
 import pytest
 import torch
@@ -10,10 +11,14 @@ from gramlib.export import (count_forks, export_onnx, export_torchscript, max_ab
                             parallel_dags)
 from gramlib.metagraph import MetaGraph
 from gramlib.model import Hierarchy, build_model
+from gramlib.skeleton import Skeleton, layout
 from gramlib.space import SearchSpace
 
 TOL = 1e-4
-SPACE = SearchSpace(hierarchies=3, dags_per_hierarchy=3, nodes=8, filter_cap=16, stem_channels=16)
+SPACE = SearchSpace(hierarchies=3, dags_per_hierarchy=3, nodes=8, filter_cap=16,
+                    skeleton=layout("pool-between", 3, stem_channels=16))
+# every down-sampling kind, and odd maps (28 -> 14 -> 7 -> 4 -> 2): ceil-mode pooling must export as it runs
+ODD_SKELETON = Skeleton(stem_channels=16, stem_stride=2, downsample=("conv", "avg", "max"))
 
 
 def _randomize_bn(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
@@ -28,10 +33,10 @@ def _randomize_bn(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
     return model
 
 
-def _swiftnet(input_size: int) -> torch.nn.Module:
+def _swiftnet(input_size: int, skeleton: Skeleton | None = None, in_channels: int = 3) -> torch.nn.Module:
     torch.manual_seed(0)
-    arch = MetaGraph(SPACE, seed=0).sample()
-    return _randomize_bn(build_model(arch, 10, 3, input_size=input_size)).eval()
+    arch = MetaGraph(SPACE if skeleton is None else replace(SPACE, skeleton=skeleton), seed=0).sample()
+    return _randomize_bn(build_model(arch, 10, in_channels, input_size=input_size)).eval()
 
 
 def _mobilenet(input_size: int) -> torch.nn.Module:
@@ -42,6 +47,7 @@ def _mobilenet(input_size: int) -> torch.nn.Module:
 MODELS = {
     "swiftnet32": (lambda: _swiftnet(32), (3, 32, 32)),
     "swiftnet96-adapter": (lambda: _swiftnet(96), (3, 96, 96)),
+    "swiftnet28-odd-skeleton": (lambda: _swiftnet(28, ODD_SKELETON, 1), (1, 28, 28)),
     "mobilenetv2-0.35-96": (lambda: _mobilenet(96), (3, 96, 96)),
 }
 

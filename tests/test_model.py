@@ -6,6 +6,7 @@ from conftest import trained_metagraph
 from gramlib.architecture import Architecture, Dag
 from gramlib.metagraph import MetaGraph
 from gramlib.model import adapter_layers_for, build_model
+from gramlib.skeleton import Skeleton
 from gramlib.profiling import accuracy_density, count_cost, measure_latency
 
 
@@ -28,7 +29,7 @@ def test_forward_backward_all_input_sizes(paper_space, channels, size, classes):
 def test_wiring_modes_build_and_run(small_space, combine, dag_output):
     from dataclasses import replace
 
-    space = replace(small_space, combine=combine, dag_output=dag_output)
+    space = replace(small_space, skeleton=replace(small_space.skeleton, combine=combine, dag_output=dag_output))
     mg = trained_metagraph(space, steps=10)
     for arch in (mg.sample(), mg.prune(0.0), mg.prune(0.7)):
         model = build_model(arch).to(memory_format=torch.channels_last)
@@ -46,7 +47,8 @@ def test_adapter_depth():
 def fixed_arch(combine="concat"):
     # stem 3->4 (3x3); node1 conv3x3-8 from input; node2 conv1x1-4 from input and node1; output = leaf node2
     dag = Dag(("input", "conv3x3-8", "conv1x1-4"), ((0, 1), (0, 2), (1, 2)))
-    return Architecture((dag,), hierarchies=1, dags_per_hierarchy=1, stem_channels=4, combine=combine)
+    return Architecture((dag,), hierarchies=1, dags_per_hierarchy=1,
+                        skeleton=Skeleton(stem_channels=4, downsample=("none",), combine=combine))
 
 
 @pytest.mark.parametrize("combine, node2_in", [("concat", 4 + 8), ("sum", 8)])
@@ -91,5 +93,5 @@ def test_density_and_latency():
 
 def test_dead_nodes_are_not_built():
     dag = Dag(("input", "conv1x1-8", "conv1x1-8", "conv1x1-8"), ((0, 1), (2, 3)))
-    model = build_model(Architecture((dag,), 1, 1, stem_channels=4))
+    model = build_model(Architecture((dag,), 1, 1, Skeleton(stem_channels=4, downsample=("none",))))
     assert list(model.hierarchies[0].dags[0].nodes.keys()) == ["1"]

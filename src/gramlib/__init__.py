@@ -3,6 +3,7 @@
 Modules, joined by the plain :class:`Architecture` value:
 
 * :mod:`gramlib.space`        search-space settings and node operations
+* :mod:`gramlib.skeleton`     the macro skeleton: stem, down-sampling, wiring rules; named layouts
 * :mod:`gramlib.architecture` the architecture value (JSON round-trip)
 * :mod:`gramlib.metagraph`    meta-graph: sample, Algorithm 1 update, structure-level pruning
 * :mod:`gramlib.model`        Architecture → PyTorch SwiftNet
@@ -17,8 +18,10 @@ from .architecture import Architecture, Dag
 from .metagraph import MetaGraph, PruneError, UpdateRule
 from .model import SwiftNet, build_model
 from .profiling import accuracy_density, count_cost, measure_latency
+from .skeleton import LAYOUTS, Skeleton, layout
 from .space import PAPER_OPS, SearchSpace, SpaceError
 
 __all__ = ["Architecture", "Dag", "MetaGraph", "PruneError", "UpdateRule", "SwiftNet", "build_model",
-           "accuracy_density", "count_cost", "measure_latency", "PAPER_OPS", "SearchSpace", "SpaceError"]
+           "accuracy_density", "count_cost", "measure_latency", "LAYOUTS", "Skeleton", "layout", "PAPER_OPS",
+           "SearchSpace", "SpaceError"]
 __version__ = "0.1.0"

@@ -3,7 +3,8 @@
 Search (:mod:`gramlib.metagraph`), pruning, counting, drawing and model
 building (:mod:`gramlib.model`) all meet here. An :class:`Architecture` holds,
 for each of the h·m DAGs (hierarchy-major order), one operation per node and
-the kept edges, plus the macro skeleton (stem width, pooling, wiring modes).
+the kept edges, plus the macro :class:`~gramlib.skeleton.Skeleton` (stem,
+down-sampling, wiring rules).
 Node 0 of a DAG is its input; node numbering always spans the full n nodes so
 that an architecture can be compared with the meta-graph it came from.
 """
@@ -16,9 +17,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable
 
-from .space import COMBINE_MODES, DAG_OUTPUTS, POOLS, SearchSpace, SpaceError, op_name, parse_op
+from .skeleton import Skeleton, as_skeleton
+from .space import SearchSpace, SpaceError, op_name, parse_op
 
 INPUT = "input"  #: the operation name of node 0
+FORMAT = "gramlib.architecture/2"
+#: files written before the skeleton existed: flat stem_channels / pool / combine / dag_output
+FORMAT_V1 = "gramlib.architecture/1"
 
 
 def _round_channels(c: float, multiple: int) -> int:
@@ -95,15 +100,19 @@ class Architecture:
     """A sampled or pruned network: h·m DAGs (hierarchy-major) and the macro skeleton.
 
     Hashable and comparable; ``Architecture.from_json(a.to_json()) == a``.
+
+    Args:
+        dags: the h·m DAGs, hierarchy by hierarchy.
+        hierarchies: h.
+        dags_per_hierarchy: m.
+        skeleton: stem, down-sampling (one entry per hierarchy) and wiring rules;
+            None (default): ``layout("pool-between", hierarchies)``.
     """
 
     dags: tuple[Dag, ...]
     hierarchies: int
     dags_per_hierarchy: int
-    stem_channels: int = 32
-    pool: str = "max"
-    combine: str = "concat"
-    dag_output: str = "leaves"
+    skeleton: Skeleton = None  # type: ignore[assignment]  # None becomes the default layout in __post_init__
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "dags", tuple(self.dags))
@@ -111,21 +120,26 @@ class Architecture:
             raise SpaceError(
                 f"{len(self.dags)} DAGs given for {self.hierarchies} hierarchies x {self.dags_per_hierarchy} DAGs"
             )
-        if self.pool not in POOLS or self.combine not in COMBINE_MODES or self.dag_output not in DAG_OUTPUTS:
-            raise SpaceError(f"bad skeleton: pool={self.pool!r}, combine={self.combine!r}, dag_output={self.dag_output!r}")
+        object.__setattr__(self, "skeleton", as_skeleton(self.skeleton, self.hierarchies))
+
+    # -- the skeleton's wiring, read often enough to be spelled short -----------------
+    @property
+    def stem_channels(self) -> int:
+        return self.skeleton.stem_channels
+
+    @property
+    def combine(self) -> str:
+        return self.skeleton.combine
+
+    @property
+    def dag_output(self) -> str:
+        return self.skeleton.dag_output
 
     # -- construction -----------------------------------------------------------------
     @classmethod
     def from_space(cls, space: SearchSpace, dags: Iterable[Dag]) -> Architecture:
-        return cls(
-            dags=tuple(dags),
-            hierarchies=space.hierarchies,
-            dags_per_hierarchy=space.dags_per_hierarchy,
-            stem_channels=space.stem_channels,
-            pool=space.pool,
-            combine=space.combine,
-            dag_output=space.dag_output,
-        )
+        return cls(dags=tuple(dags), hierarchies=space.hierarchies, dags_per_hierarchy=space.dags_per_hierarchy,
+                   skeleton=space.skeleton)
 
     def hierarchy(self, h: int) -> tuple[Dag, ...]:
         m = self.dags_per_hierarchy
@@ -165,36 +179,31 @@ class Architecture:
             return op_name(k, _round_channels(f * factor, multiple))
 
         dags = tuple(Dag(tuple(scale(o) for o in d.ops), d.edges) for d in self.dags)
-        return replace(self, dags=dags, stem_channels=_round_channels(self.stem_channels * factor, multiple))
+        stem = _round_channels(self.stem_channels * factor, multiple)
+        return replace(self, dags=dags, skeleton=replace(self.skeleton, stem_channels=stem))
 
     # -- serialisation -----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return {
-            "format": "gramlib.architecture/1",
+            "format": FORMAT,
             "hierarchies": self.hierarchies,
             "dags_per_hierarchy": self.dags_per_hierarchy,
-            "stem_channels": self.stem_channels,
-            "pool": self.pool,
-            "combine": self.combine,
-            "dag_output": self.dag_output,
+            "skeleton": self.skeleton.to_dict(),
             "dags": [{"ops": list(d.ops), "edges": [list(e) for e in d.edges]} for d in self.dags],
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Architecture:
-        if d.get("format") != "gramlib.architecture/1":
-            raise SpaceError(f"not a gramlib architecture (format={d.get('format')!r})")
+        """Inverse of :meth:`to_dict`; also reads ``gramlib.architecture/1`` files (flat skeleton fields,
+        always the "pool-between" layout)."""
+        fmt = d.get("format")
+        if fmt not in (FORMAT, FORMAT_V1):
+            raise SpaceError(f"not a gramlib architecture (format={fmt!r})")
         try:
             dags = tuple(Dag(tuple(x["ops"]), tuple(tuple(e) for e in x["edges"])) for x in d["dags"])
-            return cls(
-                dags=dags,
-                hierarchies=int(d["hierarchies"]),
-                dags_per_hierarchy=int(d["dags_per_hierarchy"]),
-                stem_channels=int(d["stem_channels"]),
-                pool=d["pool"],
-                combine=d["combine"],
-                dag_output=d["dag_output"],
-            )
+            h = int(d["hierarchies"])
+            skeleton = Skeleton.from_dict(d["skeleton"]) if fmt == FORMAT else Skeleton.from_flat(d, h)
+            return cls(dags=dags, hierarchies=h, dags_per_hierarchy=int(d["dags_per_hierarchy"]), skeleton=skeleton)
         except (KeyError, TypeError) as e:
             raise SpaceError(f"malformed architecture: {e!r}") from e
 

@@ -1,7 +1,8 @@
 """Drawing a discovered architecture, in the style of Figure 3 of the GRAM/SwiftNet paper.
 
 One panel per DAG (rows = hierarchies, columns = DAGs of a hierarchy), each a
-layered top-to-bottom drawing of the DAG's live nodes; matplotlib only.
+layered top-to-bottom drawing of the DAG's live nodes, under a one-line
+description of the macro skeleton (stem, down-sampling); matplotlib only.
 """
 
 from __future__ import annotations
@@ -113,7 +114,8 @@ def draw_architecture(arch: Architecture, *, title: str | None = None, ax_size: 
 
     Args:
         arch: the architecture to draw.
-        title: figure suptitle (None = none).
+        title: first line of the figure's heading (None = none); the heading always
+            ends with the skeleton (:meth:`~gramlib.skeleton.Skeleton.describe`).
         ax_size: (width, height) in inches of one DAG panel.
         show_dead: also draw nodes and edges that carry no signal (faded, dashed).
 
@@ -133,6 +135,6 @@ def draw_architecture(arch: Architecture, *, title: str | None = None, ax_size: 
     handles.append(Patch(fc="dimgrey", ec="black", label="out = concat of leaves"
                          if arch.dag_output == "leaves" else "out = last node"))
     fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8, frameon=False)
-    if title is not None:
-        fig.suptitle(title)
+    skeleton = arch.skeleton.describe()
+    fig.suptitle(skeleton if title is None else f"{title}\n{skeleton}")
     return fig

@@ -1,12 +1,14 @@
 """SwiftNet: build a PyTorch model from an :class:`~gramlib.architecture.Architecture`.
 
-Layout (paper §3.2, §4.1)::
+Layout (paper §3.2, §4.1), decoded from the architecture's
+:class:`~gramlib.skeleton.Skeleton`::
 
     [input adapter: k × (3×3 conv, stride 2, BN, ELU)]   # "ImageNet adaptation", large inputs only
-    stem: 3×3 conv, BN, ELU
+    stem: 3×3 conv (stride 1 or 2), BN, ELU
+    down-sampling before hierarchy 1 (none, 2×2 max/avg pool or stride-2 conv)
     hierarchy 1: m DAGs in parallel, outputs concatenated
-    2×2 pool, stride 2
     ...
+    down-sampling before hierarchy h
     hierarchy h
     global average pool → linear classifier           # the last layer has no BatchNorm
 """
@@ -14,6 +16,7 @@ Layout (paper §3.2, §4.1)::
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -34,6 +37,17 @@ class ConvBNAct(nn.Sequential):
         )
 
 
+#: Skeleton.downsample name → factory(channels) of the module placed before a hierarchy. "none" places no
+#: module at all, so that the "pool-between" layout keeps the module indices (and checkpoint keys) it always had.
+#: ceil_mode: a 1×1 or odd map pools to ceil(s/2), never to 0.
+DOWNSAMPLING: dict[str, Callable[[int], nn.Module] | None] = {
+    "none": None,
+    "max": lambda c: nn.MaxPool2d(2, 2, ceil_mode=True),
+    "avg": lambda c: nn.AvgPool2d(2, 2, ceil_mode=True),
+    "conv": lambda c: ConvBNAct(c, c, 3, stride=2),
+}
+
+
 class DagBlock(nn.Module):
     """One DAG of a hierarchy. Node 0 is the block's input; dead nodes are not built.
 
@@ -42,7 +56,7 @@ class DagBlock(nn.Module):
         in_channels: channels of the block's input.
         combine: "concat" (concatenate a node's inputs, then convolve) or "sum"
             (zero-pad the inputs to the widest, add, then convolve).
-        dag_output: "leaves" or "last" (see :class:`~gramlib.space.SearchSpace`).
+        dag_output: "leaves" or "last" (see :class:`~gramlib.skeleton.Skeleton`).
     """
 
     def __init__(self, dag: Dag, in_channels: int, combine: str = "concat", dag_output: str = "leaves"):
@@ -125,19 +139,21 @@ class SwiftNet(nn.Module):
             raise ValueError(f"bad model arguments: num_classes={num_classes}, in_channels={in_channels}, "
                              f"adapter_layers={adapter_layers}")
         self.arch = arch
+        sk = arch.skeleton
         c = in_channels
         adapter = []
         for _ in range(adapter_layers):
-            adapter.append(ConvBNAct(c, arch.stem_channels, 3, stride=2))
-            c = arch.stem_channels
+            adapter.append(ConvBNAct(c, sk.stem_channels, 3, stride=2))
+            c = sk.stem_channels
         self.adapter = nn.Sequential(*adapter)
-        self.stem = ConvBNAct(c, arch.stem_channels, 3)
-        c = arch.stem_channels
+        self.stem = ConvBNAct(c, sk.stem_channels, 3, stride=sk.stem_stride)
+        c = sk.stem_channels
         stages: list[nn.Module] = []
-        for h in range(arch.hierarchies):
-            if h > 0:
-                stages.append(nn.MaxPool2d(2, 2) if arch.pool == "max" else nn.AvgPool2d(2, 2))
-            block = Hierarchy(arch.hierarchy(h), c, arch.combine, arch.dag_output)
+        for h, kind in enumerate(sk.downsample):
+            make = DOWNSAMPLING[kind]
+            if make is not None:
+                stages.append(make(c))
+            block = Hierarchy(arch.hierarchy(h), c, sk.combine, sk.dag_output)
             stages.append(block)
             c = block.out_channels
         self.hierarchies = nn.Sequential(*stages)

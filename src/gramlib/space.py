@@ -3,29 +3,28 @@
 A node operation is written ``"conv{k}x{k}-{filters}"`` (e.g. ``"conv3x3-64"``):
 a k×k convolution with that many output filters, followed by BatchNorm and
 ELU (paper §3.2). Node 0 of every DAG is the DAG's input and has no operation.
-See ``docs/interpretation.md`` for every choice the paper leaves open.
+What surrounds the DAGs (stem, down-sampling, wiring rules) is the
+:class:`~gramlib.skeleton.Skeleton`. See ``docs/interpretation.md`` for every
+choice the paper leaves open.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Mapping
+
+from .skeleton import Skeleton, SpaceError, as_skeleton
 
 #: The paper's node-operation menu (§3.2).
 PAPER_OPS: tuple[str, ...] = ("conv1x1-32", "conv1x1-64", "conv1x1-128", "conv3x3-32", "conv3x3-64")
 
 _OP_RE = re.compile(r"^conv(\d+)x(\d+)-(\d+)$")
 
-COMBINE_MODES = ("concat", "sum")
-DAG_OUTPUTS = ("leaves", "last")
-POOLS = ("max", "avg")
 NORMALIZATIONS = ("row", "dag")
 PRUNE_REFERENCES = ("row_max", "absolute")
-
-
-class SpaceError(ValueError):
-    """A search-space parameter is out of range or malformed."""
+#: the skeleton's fields as files written before :class:`Skeleton` stored them, flat in the space
+_FLAT_SKELETON_KEYS = ("stem_channels", "pool", "combine", "dag_output", "channel_multiple")
 
 
 def parse_op(op: str) -> tuple[int, int]:
@@ -50,17 +49,14 @@ class SearchSpace:
         nodes: n, nodes per DAG, node 0 being the DAG input.
         ops: node-operation menu, e.g. :data:`PAPER_OPS`.
         filter_cap: maximum filters of any node (None = no cap); paper §3.3.
-        stem_channels: width of the 3×3 stem convolution before hierarchy 1.
-        pool: down-sampling between hierarchies ("max" or "avg"), 2×2, stride 2.
-        combine: how a node merges several inputs: "concat" (concatenate, then
-            one convolution = eq. 4 exactly) or "sum" (zero-pad to the widest,
-            add, then convolve: cheaper, shares weights across inputs).
-        dag_output: "leaves" (concatenate all nodes without successors, as the
-            authors' follow-up code) or "last" (node n-1 only).
         out_degree: b, the expected number of kept out-edges per reached node
             when sampling; each row of the weight matrix sums to b.
         normalization: Z_t of Algorithm 1, per source node ("row") or per DAG.
-        channel_multiple: node widths are rounded to a multiple of this.
+        skeleton: stem, down-sampling and wiring rules, with one down-sampling
+            entry per hierarchy, e.g. ``layout("stem2-pool-before", 3, stem_channels=16)``;
+            a dict is read with :meth:`Skeleton.from_dict`. None (default):
+            ``layout("pool-between", hierarchies)``.
+        extra: free-form notes, ignored by comparisons.
     """
 
     hierarchies: int = 3
@@ -68,13 +64,9 @@ class SearchSpace:
     nodes: int = 30
     ops: tuple[str, ...] = PAPER_OPS
     filter_cap: int | None = None
-    stem_channels: int = 32
-    pool: str = "max"
-    combine: str = "concat"
-    dag_output: str = "leaves"
     out_degree: float = 1.0
     normalization: str = "row"
-    channel_multiple: int = 4
+    skeleton: Skeleton = None  # type: ignore[assignment]  # None becomes the default layout in __post_init__
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -85,19 +77,15 @@ class SearchSpace:
             (self.nodes >= 2, f"nodes must be >= 2 (input node + at least one operation), got {self.nodes}"),
             (len(self.ops) > 0, "the node operation menu (ops) is empty"),
             (self.filter_cap is None or self.filter_cap >= 1, f"filter_cap must be >= 1 or None, got {self.filter_cap}"),
-            (self.stem_channels >= 1, f"stem_channels must be >= 1, got {self.stem_channels}"),
-            (self.pool in POOLS, f"pool must be one of {POOLS}, got {self.pool!r}"),
-            (self.combine in COMBINE_MODES, f"combine must be one of {COMBINE_MODES}, got {self.combine!r}"),
-            (self.dag_output in DAG_OUTPUTS, f"dag_output must be one of {DAG_OUTPUTS}, got {self.dag_output!r}"),
             (self.out_degree > 0, f"out_degree must be > 0, got {self.out_degree}"),
             (self.normalization in NORMALIZATIONS, f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}"),
-            (self.channel_multiple >= 1, f"channel_multiple must be >= 1, got {self.channel_multiple}"),
         ]
         for ok, msg in checks:
             if not ok:
                 raise SpaceError(msg)
         for op in self.ops:
             parse_op(op)
+        object.__setattr__(self, "skeleton", as_skeleton(self.skeleton, self.hierarchies))
 
     @property
     def num_dags(self) -> int:
@@ -111,13 +99,22 @@ class SearchSpace:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["ops"] = list(self.ops)
+        d.update(ops=list(self.ops), skeleton=self.skeleton.to_dict())
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> SearchSpace:
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = set(d) - known
+    def from_dict(cls, d: Mapping[str, Any]) -> SearchSpace:
+        """Inverse of :meth:`to_dict`; also reads the flat skeleton fields of files written before
+        :class:`Skeleton` existed (``stem_channels``, ``pool``, ``combine``, ``dag_output``,
+        ``channel_multiple``), which always meant the "pool-between" layout."""
+        d = dict(d)
+        flat = {k: d.pop(k) for k in _FLAT_SKELETON_KEYS if k in d}
+        if flat:
+            if "skeleton" in d:
+                raise SpaceError(f"a search space has either a 'skeleton' or the old flat fields {sorted(flat)}, "
+                                 "not both")
+            d["skeleton"] = Skeleton.from_flat(flat, d.get("hierarchies", cls.hierarchies))
+        unknown = set(d) - set(cls.__dataclass_fields__)
         if unknown:
             raise SpaceError(f"unknown search-space fields: {sorted(unknown)}")
         return cls(**d)

@@ -4,6 +4,7 @@ import torch
 
 from gramlib.data import ImageData, ProxySplit
 from gramlib.metagraph import MetaGraph, UpdateRule
+from gramlib.skeleton import layout
 from gramlib.space import PAPER_OPS, SearchSpace
 
 torch.set_num_threads(2)
@@ -11,7 +12,8 @@ torch.set_num_threads(2)
 
 @pytest.fixture
 def small_space() -> SearchSpace:
-    return SearchSpace(hierarchies=2, dags_per_hierarchy=2, nodes=6, ops=("conv1x1-8", "conv3x3-16"), stem_channels=8)
+    return SearchSpace(hierarchies=2, dags_per_hierarchy=2, nodes=6, ops=("conv1x1-8", "conv3x3-16"),
+                       skeleton=layout("pool-between", 2, stem_channels=8))
 
 
 @pytest.fixture
@@ -21,7 +23,8 @@ def paper_space() -> SearchSpace:
 
 def trained_metagraph(space: SearchSpace, steps: int = 60, seed: int = 0) -> MetaGraph:
     """A meta-graph after ``steps`` updates with made-up, architecture-dependent scores (no training)."""
-    mg = MetaGraph(space, UpdateRule(cost="none"), seed=seed)
+    # a rule that learns within tens of steps, so absolute-keep-probability pruning finds structure
+    mg = MetaGraph(space, UpdateRule(cost="none", advantage="standardized", alpha=1.0), seed=seed)
     rng = np.random.default_rng(seed)
     for _ in range(steps):
         a = mg.sample()

@@ -79,7 +79,9 @@ def test_equal_mac_pair_moves_the_level_when_widths_are_too_coarse(monkeypatch):
     import gramlib.evidence as ev
     from conftest import trained_metagraph
     from gramlib import SearchSpace, build_model, count_cost
-    space = SearchSpace(hierarchies=2, dags_per_hierarchy=2, nodes=8, ops=("conv3x3-16", "conv1x1-16"), stem_channels=8)
+    from gramlib.skeleton import layout
+    space = SearchSpace(hierarchies=2, dags_per_hierarchy=2, nodes=8, ops=("conv3x3-16", "conv1x1-16"),
+                        skeleton=layout("pool-between", 2, stem_channels=8))
     mg = trained_metagraph(space, steps=80)
     shape = (3, 32, 32)
 

@@ -91,7 +91,7 @@ def test_prune_monotone_in_edges_and_macs(paper_space):
     levels = np.linspace(0, 1, 11)
     edges, macs = [], []
     for lv in levels:
-        a = mg.prune(float(lv))
+        a = mg.prune(float(lv), reference="row_max")
         edges.append(a.num_edges)
         macs.append(count_cost(build_model(a), (3, 32, 32)).macs)
     assert all(e1 >= e2 for e1, e2 in zip(edges, edges[1:])), edges
@@ -99,7 +99,7 @@ def test_prune_monotone_in_edges_and_macs(paper_space):
     assert edges[0] == paper_space.num_dags * paper_space.nodes * (paper_space.nodes - 1) // 2  # level 0 = complete
     assert macs[0] > 3 * macs[-1]
     # row_max keeps each node's strongest edge: no DAG collapses
-    assert mg.prune(1.0).identity_dags() == []
+    assert mg.prune(1.0, reference="row_max").identity_dags() == []
 
 
 @pytest.mark.parametrize("level", [-0.1, 1.01, float("nan"), "0.5"])

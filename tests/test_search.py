@@ -154,3 +154,23 @@ def test_profiles_and_bad_overrides():
         get_profile("cpu", space={"nodes": 1})
     with pytest.raises(ValueError, match="mode"):
         get_profile("cpu", search={"mode": "evolution"})
+
+
+def test_replay_rebuilds_the_weights_from_the_history(tmp_path, smoke):
+    mg = run(smoke, tmp_path / "a")
+    steps = list(search_mod.replay(tmp_path / "a", every=1))
+    assert [it for it, _ in steps] == [0, 1, 2, 3, 4, 5]
+    np.testing.assert_array_equal(steps[-1][1].weights, mg.weights)
+    assert steps[-1][1].beta == mg.beta
+
+
+def test_resume_reads_a_config_written_before_skeletons(tmp_path, smoke):
+    run(smoke, tmp_path / "a", stop_after=2)
+    cfg = json.loads((tmp_path / "a" / "config.json").read_text())
+    sk = cfg["space"].pop("skeleton")  # the flat form older gramlib wrote, without the new rule fields
+    assert sk["stem_stride"] == 2
+    cfg["rule"] = {k: v for k, v in cfg["rule"].items() if k not in ("advantage", "advantage_momentum", "explore")}
+    cfg["space"].update(stem_channels=sk["stem_channels"], pool="max", combine="concat", dag_output="leaves")
+    (tmp_path / "a" / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(SearchError, match="other settings"):  # old flat form means the pool-between layout
+        run(smoke, tmp_path / "a")

@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("prune", help="structure-level pruning of a saved meta-graph")
     p.add_argument("--metagraph", required=True)
     p.add_argument("--level", type=float, required=True)
-    p.add_argument("--reference", default="row_max", choices=["row_max", "absolute"])
+    p.add_argument("--reference", default="absolute", choices=["absolute", "row_max"])
     p.add_argument("--scale", type=float, default=1.0, help="channel up-scaling factor")
     p.add_argument("--input-size", type=int, default=32)
     p.add_argument("--out", required=True)

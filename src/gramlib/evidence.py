@@ -304,3 +304,25 @@ def latency_and_export(name: str, model: nn.Module, input_shape: tuple[int, int,
             times.append((time.perf_counter() - t0) * 1e3)
         row(label, threads, statistics.median(times), max_abs_difference(model, sess, input_shape))
     return rows
+
+
+def recommended_proxy(metrics_path: str | Path, variants: Mapping[str, Mapping[str, Any]]) -> tuple[str, dict[str, Any]]:
+    """The proxy variant a ``10_proxy`` run recommends: its name and its settings (``{}`` for the profile's default).
+
+    Args:
+        metrics_path: that run's ``10_proxy.metrics.json``.
+        variants: the variants it was run with (``params.yaml``: ``scales.<scale>.proxy.variants``).
+
+    Raises:
+        ValueError: the file is missing or names a variant that ``variants`` does not hold.
+    """
+    path = Path(metrics_path)
+    try:
+        name = json.loads(path.read_text())["recommended"]
+    except (OSError, ValueError, KeyError) as e:
+        raise ValueError(f"cannot read the recommended proxy from {path}: {e!r}; run the proxy stage first") from e
+    if name == "default":
+        return name, {}
+    if name not in variants:
+        raise ValueError(f"{path} recommends proxy variant {name!r}, which is not among {sorted(variants)}")
+    return name, dict(variants[name])

@@ -105,7 +105,7 @@ def fit_and_score(name: str, build: Callable[[], nn.Module], train_data: ImageDa
 
 
 def pruning_profile(mg: MetaGraph, levels: Iterable[float], input_shape: tuple[int, int, int] = (3, 32, 32),
-                    num_classes: int = 10, reference: str = "row_max", scale: float = 1.0) -> list[dict[str, Any]]:
+                    num_classes: int = 10, reference: str = "absolute", scale: float = 1.0) -> list[dict[str, Any]]:
     """MACs, parameters, edges and live nodes of the pruned architecture at each level (Figure 5)."""
     rows = []
     for lv in levels:

@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 
 FORMAT = "gramlib.metagraph/1"
 
+#: Algorithm 1's advantage A: the paper's raw η′ − β, or that divided by its running RMS
+ADVANTAGES = ("raw", "standardized")
+
 
 class MetaGraphError(ValueError):
     """A meta-graph file or argument does not fit."""
@@ -45,14 +48,29 @@ class PruneError(ValueError):
 class UpdateRule:
     """Hyper-parameters of Algorithm 1.
 
+    The defaults are the paper's literal reading (``advantage="raw"``,
+    ``explore=0``); docs/interpretation.md measures why a search that should
+    learn in 1000 iterations needs ``advantage="standardized"`` and ``explore > 0``.
+
     Args:
-        alpha: convergence rate α in exp[α(η′ − β)] (paper: 0.9).
+        alpha: convergence rate α in exp[α·A] (paper: 0.9).
         gamma: cost penalty γ in η′ = η − γτ (paper: 1 per ms of latency).
         beta_init: initial expected performance β (paper: 0.4).
         beta_momentum: β ← ρ·β + (1−ρ)·η′ after each update (the paper says only
             "moving average of the history performance").
         cost: τ's meaning: "latency_ms" (paper), "log10_macs" (log10(MACs) − 6, the
             follow-up code's cost, deterministic) or "none".
+        advantage: A in exp[α·A]: ``"raw"`` is η′ − β (paper); ``"standardized"``
+            divides it by a running RMS of past η′ − β, so α is a step in units
+            of the reward's own spread, whatever γ, the cost unit or the proxy's
+            accuracy scale (the raw rule moves weights ~1 % per iteration when
+            accuracies differ by a few points, and by e^α-sized steps when
+            latency in ms dominates η′).
+        advantage_momentum: ρ of that running mean square.
+        explore: ε, the share of a uniform row mixed into the sampler's keep
+            probabilities, (1−ε)·min(1, w) + ε·b/(n−1−i), so that a row that
+            has concentrated on a wrong edge can still try the others (the
+            paper's sampler is ε = 0: an edge never sampled is never updated).
     """
 
     alpha: float = 0.9
@@ -60,12 +78,21 @@ class UpdateRule:
     beta_init: float = 0.4
     beta_momentum: float = 0.9
     cost: str = "latency_ms"
+    advantage: str = "raw"
+    advantage_momentum: float = 0.99
+    explore: float = 0.0
 
     def __post_init__(self) -> None:
         if self.cost not in ("latency_ms", "log10_macs", "none"):
             raise MetaGraphError(f"cost must be 'latency_ms', 'log10_macs' or 'none', got {self.cost!r}")
+        if self.advantage not in ADVANTAGES:
+            raise MetaGraphError(f"advantage must be one of {ADVANTAGES}, got {self.advantage!r}")
         if not 0 <= self.beta_momentum < 1:
             raise MetaGraphError(f"beta_momentum must be in [0, 1), got {self.beta_momentum}")
+        if not 0 <= self.advantage_momentum < 1:
+            raise MetaGraphError(f"advantage_momentum must be in [0, 1), got {self.advantage_momentum}")
+        if not 0 <= self.explore < 1:
+            raise MetaGraphError(f"explore must be in [0, 1), got {self.explore}")
         if not (math.isfinite(self.alpha) and math.isfinite(self.gamma) and math.isfinite(self.beta_init)):
             raise MetaGraphError("alpha, gamma and beta_init must be finite")
 
@@ -96,6 +123,7 @@ class MetaGraph:
             self.weights[k][iu] = 1.0
         self._normalize()
         self.beta = float(self.rule.beta_init)
+        self.advantage_ms: float | None = None  # running mean square of η′ − β (advantage="standardized")
         self.iteration = 0
         self._rng = np.random.default_rng([self.seed, 1])
 
@@ -111,8 +139,20 @@ class MetaGraph:
             self.weights *= b * (n - 1) / sums
 
     def keep_probabilities(self) -> np.ndarray:
-        """Per-edge keep probability min(1, w) used by the sampler, shape (K, n, n)."""
+        """Per-edge keep probability min(1, w) the meta-graph has learned, shape (K, n, n)."""
         return np.minimum(self.weights, 1.0)
+
+    def sampling_probabilities(self) -> np.ndarray:
+        """What the sampler uses: the keep probabilities with a share ε of the uniform initial row mixed in."""
+        p = self.keep_probabilities()
+        eps = self.rule.explore
+        if eps == 0:
+            return p
+        n = self.space.nodes
+        uniform = np.zeros((n, n))
+        for i in range(n - 1):
+            uniform[i, i + 1 :] = min(1.0, self.space.out_degree / (n - 1 - i))
+        return (1 - eps) * p + eps * uniform[None]
 
     def edge_entropy(self) -> float:
         """Mean normalised entropy of the rows' weight distributions: 1 = uniform (untrained), → 0 as rows concentrate."""
@@ -131,9 +171,10 @@ class MetaGraph:
         return arch.without_dead_nodes()
 
     def sample(self) -> Architecture:
-        """Draw a sub-architecture: from node 0, each reached node i keeps edge i→j with probability min(1, w[i, j])."""
+        """Draw a sub-architecture: from node 0, each reached node i keeps edge i→j with probability min(1, w[i, j])
+        (mixed with the uniform row when the rule explores, see :meth:`sampling_probabilities`)."""
         n = self.space.nodes
-        p = self.keep_probabilities()
+        p = self.sampling_probabilities()
         edge_sets = []
         for k in range(self.space.num_dags):
             reached = np.zeros(n, dtype=bool)
@@ -165,8 +206,9 @@ class MetaGraph:
                macs: float | None = None) -> dict[str, float]:
         """Algorithm 1 for one scored candidate; returns the update's figures.
 
-        Edges present in ``arch`` are multiplied by exp[α(η′ − β)] with
-        η′ = accuracy − γτ; then every DAG is renormalised and β moves towards η′.
+        Edges present in ``arch`` are multiplied by exp[α·A] with A = η′ − β and
+        η′ = accuracy − γτ (A divided by its running RMS when the rule's advantage
+        is "standardized"); then every DAG is renormalised and β moves towards η′.
         """
         self.check_belongs(arch)
         if not math.isfinite(accuracy):
@@ -176,14 +218,21 @@ class MetaGraph:
             raise MetaGraphError(f"cost must be finite, got {tau}")
         reward = accuracy - self.rule.gamma * tau
         beta = self.beta
-        factor = math.exp(self.rule.alpha * (reward - beta))
+        advantage = reward - beta
+        if self.rule.advantage == "standardized":
+            rho = self.rule.advantage_momentum
+            ms = advantage**2 if self.advantage_ms is None else rho * self.advantage_ms + (1 - rho) * advantage**2
+            self.advantage_ms = ms
+            advantage = advantage / math.sqrt(ms) if ms > 0 else 0.0
+        factor = math.exp(self.rule.alpha * advantage)
         for k, dag in enumerate(arch.dags):
             for i, j in dag.edges:
                 self.weights[k, i, j] *= factor
         self._normalize()
         self.beta = self.rule.beta_momentum * beta + (1 - self.rule.beta_momentum) * reward
         self.iteration += 1
-        return {"reward": reward, "cost": tau, "beta_before": beta, "beta": self.beta, "factor": factor}
+        return {"reward": reward, "cost": tau, "beta_before": beta, "beta": self.beta, "advantage": advantage,
+                "factor": factor}
 
     def skip(self) -> None:
         """Count an iteration without an update (a candidate that diverged)."""
@@ -197,15 +246,18 @@ class MetaGraph:
                 raise MetaGraphError(f"DAG {k} of the architecture has other node operations than the meta-graph")
 
     # -- structure-level pruning --------------------------------------------------------------
-    def prune(self, level: float, *, reference: str = "row_max", on_empty: str = "identity") -> Architecture:
+    def prune(self, level: float, *, reference: str = "absolute", on_empty: str = "identity") -> Architecture:
         """Structure-level pruning: keep the edges whose weight reaches ``level``.
 
         Args:
             level: in [0, 1]; 0 keeps the complete DAGs, higher keeps fewer edges.
-            reference: what the level is compared with. ``"row_max"`` (default):
+            reference: what the level is compared with. ``"absolute"`` (default,
+                the paper's "connection weights below the level are pruned"):
+                the keep probability min(1, w[i, j]) itself, so a node whose
+                out-edges never concentrated keeps none and becomes an output, and
+                a DAG may reduce to an identity (Fig. 3); ``"row_max"``:
                 w[i, j] / max_j' w[i, j'], so each node's strongest out-edge always
-                survives and every DAG keeps a path to node n-1; ``"absolute"``:
-                the keep probability min(1, w[i, j]) itself.
+                survives and node n-1 is every DAG's only output.
             on_empty: a DAG left with no live operation becomes an identity
                 (``"identity"``, logged) or raises :class:`PruneError` (``"error"``).
         """
@@ -247,6 +299,7 @@ class MetaGraph:
             "seed": self.seed,
             "iteration": self.iteration,
             "beta": self.beta,
+            "advantage_ms": self.advantage_ms,
             "ops": [list(o) for o in self.ops],
             # upper triangle, row-major: w[0,1], w[0,2], ..., w[n-2,n-1]; repr floats round-trip exactly
             "weights": [[float(x) for x in self.weights[k][iu]] for k in range(self.space.num_dags)],
@@ -278,6 +331,7 @@ class MetaGraph:
                 mg.weights[k][iu] = w[k]
             mg.iteration = int(d["iteration"])
             mg.beta = float(d["beta"])
+            mg.advantage_ms = d.get("advantage_ms")  # absent in files written before the rule had it
             mg._rng.bit_generator.state = d["rng_state"]
         except (KeyError, TypeError, SpaceError) as e:
             raise MetaGraphError(f"malformed meta-graph: {e!r}") from e

@@ -25,7 +25,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 from tqdm.auto import tqdm
@@ -194,6 +194,11 @@ def search(space: SearchSpace, rule: UpdateRule, config: SearchConfig, out_dir: 
     cfg_path, mg_path, hist_path = out / "config.json", out / "metagraph.json", out / "history.jsonl"
     if cfg_path.exists():
         old = json.loads(cfg_path.read_text())
+        try:  # files written by older gramlib versions: compare in today's form (new fields take their defaults)
+            old["space"] = SearchSpace.from_dict(old["space"]).to_dict()
+            old["rule"] = asdict(UpdateRule(**old["rule"]))
+        except (KeyError, TypeError, ValueError) as e:
+            raise SearchError(f"{cfg_path} is not a readable search configuration: {e}") from e
         old_cmp = {**old, "search": {k: v for k, v in old.get("search", {}).items() if k != "iterations"}}
         new_cmp = {**settings, "search": {k: v for k, v in settings["search"].items() if k != "iterations"}}
         if json.loads(json.dumps(old_cmp)) != json.loads(json.dumps(new_cmp)):
@@ -240,6 +245,7 @@ def search(space: SearchSpace, rule: UpdateRule, config: SearchConfig, out_dir: 
             row = {"iteration": mg.iteration, "accuracy": None if res["diverged"] else res["accuracy"],
                    "diverged": res["diverged"], "latency_ms": res["latency_ms"], "macs": res["macs"],
                    "params": res["params"], "reward": upd.get("reward"), "beta": upd["beta"],
+                   "advantage": upd.get("advantage"), "cost": upd.get("cost"),
                    "edges": arch.num_edges, "active_nodes": arch.num_active_nodes,
                    "entropy": mg.edge_entropy(), "times": res["times"],
                    "wall_seconds": time.perf_counter() - t_run, "arch": arch.to_dict()}
@@ -251,3 +257,27 @@ def search(space: SearchSpace, rule: UpdateRule, config: SearchConfig, out_dir: 
             bar.update()
             bar.set_postfix(acc=row["accuracy"], beta=round(mg.beta, 3), mmac=round(res["macs"] / 1e6, 1))
     return mg
+
+
+def replay(out_dir: str | Path, every: int = 10) -> Iterator[tuple[int, MetaGraph]]:
+    """Re-apply a search folder's updates from the initial meta-graph; yields (iteration, meta-graph) every ``every``.
+
+    Algorithm 1 is deterministic given the candidates and their scores, so the
+    weights at any iteration can be rebuilt from ``history.jsonl`` without
+    storing them: for plotting how edges rose or fell. The meta-graph yielded
+    is the same object each time (copy its ``weights`` to keep them).
+    """
+    out = Path(out_dir)
+    settings = json.loads((out / "config.json").read_text())
+    space, rule = SearchSpace.from_dict(settings["space"]), UpdateRule(**settings["rule"])
+    config = SearchConfig.from_dict(settings["search"])
+    mg = MetaGraph(space, rule, seed=config.seed)
+    yield 0, mg
+    for row in load_history(out):
+        if row["accuracy"] is None or config.mode == "random":
+            mg.skip()
+        else:
+            mg.update(Architecture.from_dict(row["arch"]), row["accuracy"], latency_ms=row["latency_ms"],
+                      macs=row["macs"])
+        if mg.iteration % every == 0:
+            yield mg.iteration, mg

@@ -1,0 +1,112 @@
+"""Is a SwiftNet the paper's shape? Layouts and pruning references compared on one meta-graph.
+
+The paper's SwiftNets have MACs/params ≈ 12 (SwiftNet-0.65: 3 M MACs, 250 k
+parameters). A hierarchy's MACs/params is about the area of its feature maps,
+so the ratio says where down-sampling sits; the pruning reference says how
+MACs fall with the level and how wide the final features are. Both are
+measured here on the same learned DAGs, only the skeleton or the reference
+changing, so the comparison isolates them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any, Iterable
+
+import numpy as np
+
+from .architecture import Architecture
+from .metagraph import MetaGraph
+from .model import build_model
+from .profiling import count_cost
+from .skeleton import LAYOUTS, layout
+
+
+def with_layout(arch: Architecture, name: str) -> Architecture:
+    """The same DAGs in another named layout (stem width and wiring rules kept)."""
+    sk = arch.skeleton
+    return replace(arch, skeleton=layout(name, arch.hierarchies, stem_channels=sk.stem_channels,
+                                         combine=sk.combine, dag_output=sk.dag_output))
+
+
+def arch_cost(arch: Architecture, input_shape: tuple[int, int, int] = (3, 32, 32), num_classes: int = 10) -> dict[str, Any]:
+    """MACs, parameters, their ratio and the classifier's input width of one architecture."""
+    model = build_model(arch, num_classes, input_shape[0], input_size=input_shape[1])
+    c = count_cost(model, input_shape)
+    return {"mmacs": c.mmacs, "mparams": c.params / 1e6, "macs_per_param": c.macs / max(1, c.params),
+            "feature_width": model.feature_channels, "edges": arch.num_edges,
+            "identity_dags": len(arch.identity_dags())}
+
+
+def level_profile(mg: MetaGraph, levels: Iterable[float], *, reference: str = "absolute", layout_name: str | None = None,
+                  input_shape: tuple[int, int, int] = (3, 32, 32), num_classes: int = 10) -> list[dict[str, Any]]:
+    """:func:`arch_cost` of the meta-graph pruned at each level (optionally re-laid out), plus edges kept per DAG."""
+    rows = []
+    for lv in levels:
+        arch = mg.prune(float(lv), reference=reference)
+        if layout_name is not None:
+            arch = with_layout(arch, layout_name)
+        rows.append({"level": float(lv), "reference": reference, "layout": layout_name or "as searched",
+                     **arch_cost(arch, input_shape, num_classes),
+                     "edges_per_dag": [len(d.edges) for d in arch.dags]})
+    return rows
+
+
+def nearest_level(profile: list[dict[str, Any]], budget_mmacs: float) -> dict[str, Any]:
+    """The profiled row whose MACs are closest to ``budget_mmacs`` in ratio (ties: the higher level, smaller model)."""
+    if budget_mmacs <= 0:
+        raise ValueError(f"budget must be positive, got {budget_mmacs}")
+    rows = [r for r in profile if r["mmacs"] > 0]
+    if not rows:
+        raise ValueError("empty pruning profile")
+    return min(rows, key=lambda r: (abs(math.log(r["mmacs"] / budget_mmacs)), -r["level"]))
+
+
+def layouts_at_budgets(mg: MetaGraph, budgets_mmacs: Iterable[float], levels: Iterable[float], *,
+                       layouts: Iterable[str] = tuple(LAYOUTS), reference: str = "absolute",
+                       input_shape: tuple[int, int, int] = (3, 32, 32)) -> list[dict[str, Any]]:
+    """For each layout: the level nearest each budget, with its MACs, parameters and MACs/params."""
+    levels = list(levels)
+    out = []
+    for name in layouts:
+        prof = level_profile(mg, levels, reference=reference, layout_name=name, input_shape=input_shape)
+        for b in budgets_mmacs:
+            r = nearest_level(prof, b)
+            out.append({"layout": name, "resolutions": "/".join(map(str, layout(name, mg.space.hierarchies)
+                                                                    .resolutions(input_shape[1]))),
+                        "budget_mmacs": b, "level": r["level"], "mmacs": r["mmacs"], "mparams": r["mparams"],
+                        "macs_per_param": r["macs_per_param"], "within_1_5x": 1 / 1.5 <= r["mmacs"] / b <= 1.5})
+    return out
+
+
+def is_monotone(profile: list[dict[str, Any]], key: str = "mmacs") -> bool:
+    """Do MACs (or ``key``) never grow as the level rises?"""
+    rows = sorted(profile, key=lambda r: r["level"])
+    return all(b[key] <= a[key] + 1e-9 for a, b in zip(rows, rows[1:]))
+
+
+def level_grid(points: int = 61) -> list[float]:
+    """Pruning levels to profile: even steps over [0, 1] plus log steps near 0, where a learned meta-graph's
+    many weak edges sit (absolute keep-probabilities of order 1/n)."""
+    if points < 2:
+        raise ValueError(f"a level grid needs >= 2 points, got {points}")
+    lin = np.linspace(0.0, 1.0, points)
+    log = np.geomspace(1e-3, 1.0, points)
+    return sorted({round(float(x), 6) for x in np.concatenate([lin, log])})
+
+
+def levels_for_budgets(mg: MetaGraph, budgets_mmacs: Iterable[float], *, levels: Iterable[float] | None = None,
+                       reference: str = "absolute", input_shape: tuple[int, int, int] = (3, 32, 32),
+                       num_classes: int = 10) -> list[dict[str, Any]]:
+    """Figure 5's method for each budget: profile the meta-graph over the levels and take the level whose
+    model's MACs are nearest the budget (Table 1 at the paper's 3 / 5 / 12 / 36 M, Table 4 at its sizes)."""
+    prof = level_profile(mg, level_grid() if levels is None else levels, reference=reference,
+                         input_shape=input_shape, num_classes=num_classes)
+    rows = []
+    for b in budgets_mmacs:
+        r = nearest_level(prof, b)
+        rows.append({"budget_mmacs": b, "level": r["level"], "mmacs": r["mmacs"], "mparams": r["mparams"],
+                     "macs_per_param": r["macs_per_param"], "feature_width": r["feature_width"],
+                     "within_1_5x": 1 / 1.5 <= r["mmacs"] / b <= 1.5})
+    return rows

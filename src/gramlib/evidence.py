@@ -202,7 +202,8 @@ def proxy_signal(archs: Sequence[Architecture], proxy: ProxySplit, config: Searc
     ms_within = float(np.nanmean(np.nanvar(acc, axis=1, ddof=1))) if k > 1 else math.nan
     icc = (ms_between - ms_within) / (ms_between + (k - 1) * ms_within) if k > 1 else math.nan
     return {"accuracy": acc, "between_sd": between, "within_sd": within, "anova_f": float(f), "anova_p": float(p),
-            "icc": float(icc), "seconds_per_candidate": float(np.mean(seconds))}
+            # the median: a few runs slowed 10x by other load on a 2-core machine must not decide a variant's cost
+            "icc": float(icc), "seconds_per_candidate": float(np.median(seconds))}
 
 
 _SPLIT_FIELDS = ("proxy_train", "proxy_val", "per_class")
@@ -321,6 +322,9 @@ def recommended_proxy(metrics_path: str | Path, variants: Mapping[str, Mapping[s
         name = json.loads(path.read_text())["recommended"]
     except (OSError, ValueError, KeyError) as e:
         raise ValueError(f"cannot read the recommended proxy from {path}: {e!r}; run the proxy stage first") from e
+    if name is None:
+        raise ValueError(f"{path}: the proxy study found no variant within its cost target; raise cost_target_hours "
+                         "or add cheaper variants,")
     if name == "default":
         return name, {}
     if name not in variants:

@@ -54,43 +54,97 @@ nb("01_search", """\
 # Meta-graph search on the CIFAR-10 proxy set (paper §3.2, §4.1)
 
 GRAM samples a sub-network from the meta-graph, trains it briefly on a proxy
-set, scores it (accuracy penalised by latency) and multiplies the weights of the
-edges it used by exp[α(η′ − β)] (Algorithm 1). This notebook runs (or resumes)
-that search and shows whether the meta-graph converges: the proxy accuracy,
-latency and reward of the sampled candidates, the baseline β, and the entropy of
-the edge weights (1 = untrained, lower = the meta-graph has preferences).
+set, scores it (accuracy penalised by cost) and multiplies the weights of the
+edges it used by exp[α·A], A = η′ − β (Algorithm 1). This notebook runs (or
+resumes) that search and, beside it, a random search of the same length (same
+sampler, weights never updated), and shows whether the meta-graph learns: the
+candidates' proxy accuracy and cost, the edge-weight entropy (1 = untrained),
+and how the keep-probabilities of the edges that end up strongest rose.
 
-Profiles and the choices the paper leaves open: `docs/interpretation.md`.""",
-   'profile = "smoke"     # paper | cpu | smoke (gramlib.profiles)\niterations = 4\nseed = 0\ndataset = "cifar10"',
+The proxy is the one the proxy study (`10_proxy` of scale `proxy_from`)
+recommends, read from its output. Profiles, the update rule's reading and the
+cost weight: `docs/interpretation.md`.""",
+   'profile = "smoke"     # paper | cpu | smoke (gramlib.profiles)\niterations = 4\nseed = 0\ndataset = "cifar10"\n'
+   'proxy_from = None     # a scale whose 10_proxy recommendation sets the proxy (None: the profile\'s own)\n'
+   'random_baseline = True  # also run a random search of the same length',
    [("code", """\
 from gramlib.profiles import get_profile
-from gramlib.search import search, load_history
+from gramlib.search import search, load_history, replay
+from gramlib.evidence import proxy_variant, recommended_proxy
+from gramlib.pipeline import load_params
 from gramlib import paper
 p = get_profile(profile, search={"iterations": iterations, "seed": seed, "dataset": dataset})
-print(p.description)
-mg = search(p.space, p.rule, p.search, run_dir)  # resumes if run_dir holds part of this run
+config, proxy_name = p.search, "profile default"
+if proxy_from:
+    proxy_name, over = recommended_proxy(ROOT / "results" / proxy_from / "10_proxy.metrics.json",
+                                         load_params(proxy_from)["proxy"]["variants"])
+    config = proxy_variant(config, over)
+print(p.description, "| proxy:", proxy_name, config.proxy_train, "images,", config.proxy_recipe)
+mg = search(p.space, p.rule, config, run_dir)  # resumes if run_dir holds part of this run
+random_dir = res / "random_run"
+random_dir.mkdir(exist_ok=True)  # a pipeline output even when the baseline is off
+if random_baseline:
+    from dataclasses import replace
+    search(p.space, p.rule, replace(config, mode="random"), random_dir)
 mg"""),
     ("code", """\
-hist = pd.DataFrame(load_history(run_dir)).drop(columns=["arch"])
-hist["mmacs"] = hist["macs"] / 1e6
+def curve_of(folder, mode):
+    h = pd.DataFrame(load_history(folder))
+    h["mmacs"] = h["macs"] / 1e6
+    h["mode"] = mode
+    return h
+hist = curve_of(run_dir, "gram")
+both = pd.concat([hist] + ([curve_of(random_dir, "random")] if random_baseline else []), ignore_index=True)
 curve = hist[["iteration", "accuracy", "latency_ms", "mmacs", "reward", "beta", "entropy", "edges"]]
 curve.to_csv(res / "01_search.curve.csv", index=False)
-curve.describe().T.round(4)"""),
-    ("md", "Convergence: each point is one sampled candidate; lines are rolling means over 5 % of the run."),
+both.groupby("mode")[["accuracy", "mmacs", "edges", "entropy"]].describe().T.round(4)"""),
+    ("md", "How the keep-probabilities of the 12 edges that end strongest (rows with a choice) rose: the weights are rebuilt by replaying "
+           "the updates in `history.jsonl` (Algorithm 1 is deterministic given the candidates and their scores)."),
     ("code", """\
-w = max(1, len(curve) // 20)
-fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
-for ax, col, label in [(axes[0, 0], "accuracy", "proxy validation accuracy"), (axes[0, 1], "latency_ms", "latency (ms, batch 1)"),
-                       (axes[1, 0], "reward", "reward η′ and baseline β"), (axes[1, 1], "entropy", "edge-weight entropy (1 = uniform)")]:
-    sns.scatterplot(data=curve, x="iteration", y=col, s=8, alpha=0.35, ax=ax, color="C0")
-    ax.plot(curve["iteration"], curve[col].rolling(w, min_periods=1).mean(), color="C0")
-    if col == "reward":
-        ax.plot(curve["iteration"], curve["beta"], color="C3", label="β")
-        ax.legend()
-    ax.set_title(label)
-fig.suptitle(f"GRAM search, profile {profile}, {len(curve)} iterations")
+final = mg.keep_probabilities()
+K, n, _ = final.shape
+iu = np.triu_indices(n, 1)
+# node n-2 has a single out-edge, kept with probability 1 from the start: not something learned
+flat = [(final[k][i, j], k, i, j) for k in range(K) for i, j in zip(*iu) if i < n - 2]
+top = sorted(flat, reverse=True)[:12]
+traj = []
+for it, g in replay(run_dir, every=max(1, iterations // 100)):
+    kp = g.keep_probabilities()
+    traj += [{"iteration": it, "edge": f"D{k}: {i}→{j}", "keep_probability": kp[k, i, j]} for _, k, i, j in top]
+    traj.append({"iteration": it, "edge": "all other edges (mean)",
+                 "keep_probability": float((kp[:, iu[0], iu[1]].sum() - sum(kp[k, i, j] for _, k, i, j in top)) / (K * len(iu[0]) - len(top)))})
+traj = pd.DataFrame(traj)
+traj.tail(13)"""),
+    ("code", """\
+w = max(1, len(hist) // 20)
+fig, axes = plt.subplots(2, 3, figsize=(16, 8))
+for ax, col, label in [(axes[0, 0], "accuracy", "proxy validation accuracy"), (axes[0, 1], "mmacs", "candidate MACs (M)"),
+                       (axes[1, 1], "entropy", "edge-weight entropy (1 = uniform)"), (axes[1, 2], "edges", "edges per candidate")]:
+    for i, (mode, g) in enumerate(both.groupby("mode")):
+        sns.scatterplot(data=g, x="iteration", y=col, s=6, alpha=0.25, ax=ax, color=f"C{i}")
+        ax.plot(g["iteration"], g[col].rolling(w, min_periods=1).mean(), color=f"C{i}", label=mode)
+    ax.set_title(label); ax.legend()
+ax = axes[1, 0]
+sns.scatterplot(data=hist, x="iteration", y="reward", s=6, alpha=0.3, ax=ax, color="C0")
+ax.plot(hist["iteration"], hist["beta"], color="C3", label="β"); ax.legend(); ax.set_title("reward η′ and baseline β (GRAM)")
+ax = axes[0, 2]
+sns.lineplot(data=traj, x="iteration", y="keep_probability", hue="edge", ax=ax, legend=False, lw=1)
+ax.set_title("keep-probability of the 12 final strongest edges (thick: all others)")
+mean_other = traj[traj.edge == "all other edges (mean)"]
+ax.plot(mean_other["iteration"], mean_other["keep_probability"], color="k", lw=2.5)
+fig.suptitle(f"GRAM vs random search, profile {profile}, {len(hist)} iterations, proxy: {proxy_name}")
 fig.tight_layout()
 save_figure(fig, out / "convergence.png", scale=scale)"""),
+    ("md", "The update's signal: the spread of the accuracy term and of the cost term γ·τ between candidates, side by side "
+           "(neither should drown the other), and the advantage A the rule multiplied by α."),
+    ("code", """\
+sig = pd.DataFrame([{"term": "accuracy η", "sd": hist["accuracy"].std(), "iqr": hist["accuracy"].quantile(.75) - hist["accuracy"].quantile(.25)},
+                    {"term": f"cost γ·τ ({p.rule.cost}, γ={p.rule.gamma})", "sd": (p.rule.gamma * hist["cost"].astype(float)).std(),
+                     "iqr": (p.rule.gamma * hist["cost"].astype(float)).quantile(.75) - (p.rule.gamma * hist["cost"].astype(float)).quantile(.25)},
+                    {"term": "reward η′ = η − γ·τ", "sd": hist["reward"].astype(float).std(), "iqr": None},
+                    {"term": "advantage A (what α multiplies)", "sd": hist["advantage"].astype(float).std(), "iqr": None}])
+save_table(sig, out / "update_signal", scale=scale, caption="Spread of the update's terms between candidates (GRAM run)")
+sig.round(4)"""),
     ("md", "Search cost beside the paper's 8.3 GPU-hours (one GTX 1080, 1000 iterations)."),
     ("code", """\
 wall_h = hist["wall_seconds"].iloc[-1] / 3600 if len(hist) else 0.0
@@ -106,10 +160,16 @@ cost.T"""),
     ("code", """\
 n = len(curve)
 k = max(1, n // 10)
+rand = both[both["mode"] == "random"]
 metrics = {"iterations": int(n), "wall_hours": wall_h, "hours_per_1000_iterations": wall_h / max(1, n) * 1000,
+           "proxy": proxy_name, "rule": {k2: getattr(p.rule, k2) for k2 in ("alpha", "gamma", "cost", "advantage", "explore")},
            "accuracy_first_10pct": float(curve["accuracy"].head(k).mean()), "accuracy_last_10pct": float(curve["accuracy"].tail(k).mean()),
            "mmacs_first_10pct": float(curve["mmacs"].head(k).mean()), "mmacs_last_10pct": float(curve["mmacs"].tail(k).mean()),
-           "final_beta": float(mg.beta), "final_entropy": float(mg.edge_entropy()), "diverged": int(hist["diverged"].sum()),
+           "random_accuracy_last_10pct": float(rand["accuracy"].tail(k).mean()) if len(rand) else None,
+           "final_beta": float(mg.beta), "final_entropy": float(mg.edge_entropy()),
+           "random_final_entropy": float(rand["entropy"].iloc[-1]) if len(rand) else None,
+           "top12_keep_probability": [float(t[0]) for t in top],
+           "diverged": int(hist["diverged"].sum()),
            "seconds_per_phase": {k2: float(v) for k2, v in phase.items()}, "profile": profile, "scale": scale}
 save_metrics(metrics, res / "01_search.metrics.json")
 metrics"""),
@@ -130,13 +190,16 @@ arch = mg.prune(level)
 arch.save(out / f"swiftnet-{level}.json")
 fig = draw_architecture(arch, title=f"SwiftNet-{level} from the {scale}-scale meta-graph")
 save_figure(fig, out / "figure3.png", scale=scale)"""),
-    ("md", "What each DAG learned: live operations by kind, edges, and whether it became an identity."),
+    ("md", "What each DAG learned: live operations by kind, edges, and whether it became an identity; "
+           "`resolution` is the side of the feature maps its hierarchy works on for a 32×32 image (the skeleton's layout)."),
     ("code", """\
 rows = []
+side = arch.skeleton.resolutions(32)
 for k, d in enumerate(arch.dags):
     live = d.live_nodes(arch.dag_output)[1:]
     ops = [d.ops[i] for i in live]
     rows.append({"hierarchy": k // arch.dags_per_hierarchy + 1, "dag": k % arch.dags_per_hierarchy + 1,
+                 "resolution": side[k // arch.dags_per_hierarchy],
                  "live_ops": len(ops), "conv1x1": sum(o.startswith("conv1x1") for o in ops),
                  "conv3x3": sum(o.startswith("conv3x3") for o in ops), "edges": len(d.edges),
                  "identity": d.is_identity(arch.dag_output)})
@@ -149,49 +212,53 @@ dags"""),
 nb("03_figure5_pruning", """\
 # Figure 5: model scale against structure-pruning level
 
-Structure-level pruning keeps the edges whose weight clears a level (relative to
-each node's strongest edge, `docs/interpretation.md` #7) and drops dead nodes.
+Structure-level pruning keeps the edges whose keep-probability reaches a level
+(the paper's "connection weights below the given level are pruned";
+`docs/interpretation.md`, "Pruning reference") and drops dead nodes.
 Profiling MACs and parameters over the level is how the paper picks the level
-for a resource budget (§4.2). MACs: fvcore, conv + linear, one image 32×32×3.""",
+for a resource budget (§4.2): here, for each of Table 1's budgets, the level
+whose model is nearest in MACs. MACs: fvcore, conv + linear, one 32×32×3 image.""",
    "grid_points = 6\nbudgets_mmacs = [1, 3]",
    [("code", """\
-from gramlib.experiments import pruning_profile, level_for_budget
+from gramlib.shape import level_grid, level_profile, levels_for_budgets
 from gramlib import paper
-levels = np.linspace(0, 1, grid_points)
-prof = pd.DataFrame(pruning_profile(mg, levels))
+levels = level_grid(grid_points)
+prof = pd.DataFrame(level_profile(mg, levels)).drop(columns=["edges_per_dag"])
 prof.to_csv(res / "03_figure5_pruning.profile.csv", index=False)
-prof.round(4)"""),
+prof[prof.level.isin(np.round(np.linspace(0, 1, 11), 6))].round(4)"""),
     ("code", """\
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 sns.lineplot(data=prof, x="level", y="mmacs", marker="o", ax=axes[0]); axes[0].set(yscale="log", ylabel="MACs (M)", title="(a) MACs")
 sns.lineplot(data=prof, x="level", y="mparams", marker="o", ax=axes[1], color="C1"); axes[1].set(yscale="log", ylabel="parameters (M)", title="(b) parameters")
-for ax in axes:
-    for r in paper.TABLE1:
-        ax.axvline(r["level"], color="0.8", lw=0.8, zorder=0)
-fig.suptitle("Model scale vs structure-pruning level (grey: the paper's Table 1 levels)")
+for r in paper.TABLE1:
+    axes[0].axvline(r["level"], color="0.8", lw=0.8, zorder=0)
+    axes[0].axhline(r["mmacs"], color="C3", lw=0.6, ls=":", zorder=0)
+fig.suptitle("Model scale vs structure-pruning level (grey: the paper's Table 1 levels; red: its MACs)")
 fig.tight_layout()
 save_figure(fig, out / "figure5.png", scale=scale)"""),
     ("md", "The level this profile picks for each MAC budget, beside the level the paper used for a model of that size (Table 1)."),
     ("code", """\
 paper_level = {r["mmacs"]: r["level"] for r in paper.TABLE1}
-rows = []
-for b in budgets_mmacs:
-    try:
-        lv = level_for_budget(prof.to_dict("records"), b)
-        m = float(prof.loc[prof.level == lv, "mmacs"].iloc[0])
-    except ValueError as e:
-        lv, m = None, None
-        print(e)
-    rows.append({"budget_mmacs": b, "level": lv, "mmacs_at_level": m, "paper_level_for_this_size": paper_level.get(b)})
-choice = pd.DataFrame(rows)
-save_table(choice, out / "level_for_budget", scale=scale, caption="Pruning level chosen by profiling, per MAC budget")
-at_paper = pd.DataFrame(pruning_profile(mg, [r["level"] for r in paper.TABLE1]))
+choice = pd.DataFrame(levels_for_budgets(mg, budgets_mmacs, levels=levels))
+choice.insert(1, "paper_level_for_this_size", [paper_level.get(b) for b in budgets_mmacs])
+save_table(choice, out / "level_for_budget", scale=scale, caption="Pruning level chosen by profiling, per MAC budget (nearest in MACs)")
+at_paper = pd.DataFrame(level_profile(mg, [r["level"] for r in paper.TABLE1])).drop(columns=["edges_per_dag"])
 at_paper["paper_mmacs"] = [r["mmacs"] for r in paper.TABLE1]
 save_table(at_paper, out / "macs_at_paper_levels", scale=scale, caption="Our MACs at the paper's Table 1 levels")
 save_metrics({"mmacs_level0": float(prof.mmacs.iloc[0]), "mmacs_level1": float(prof.mmacs.iloc[-1]),
               "monotone": bool((prof.mmacs.diff().dropna() <= 1e-9).all()),
+              "levels_for_budgets": {str(r["budget_mmacs"]): {"level": r["level"], "mmacs": r["mmacs"], "macs_per_param": r["macs_per_param"]}
+                                     for r in choice.to_dict("records")},
               "mmacs_at_paper_levels": dict(zip(map(str, at_paper.level), at_paper.mmacs))}, res / "03_figure5_pruning.metrics.json")
 choice"""),
+    ("md", "The same method for Table 4's tasks, each at its own input (MNIST and Fashion-MNIST 1×28×28, SVHN 3×32×32) and the paper's MACs for it."),
+    ("code", """\
+shapes = {"mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "svhn": (3, 32, 32)}
+t4 = pd.DataFrame([{"task": r["task"], "paper_mmacs": r["mmacs"],
+                    **levels_for_budgets(mg, [r["mmacs"]], levels=levels, input_shape=shapes[r["task"]])[0]} for r in paper.TABLE4])
+save_table(t4.drop(columns=["budget_mmacs"]), out / "level_for_budget_table4", scale=scale,
+           caption="Pruning level chosen per Table 4 task (nearest in MACs at the task's input)")
+t4"""),
     ])
 
 # ---------------------------------------------------------------- 04 table 1
@@ -203,7 +270,10 @@ finished models are not trained again."""
 nb("04_table1_cifar10", f"""\
 # Table 1: SwiftNet-0.65 / 0.5 / 0.4 / 0.3 on CIFAR-10
 
-Models generated from the meta-graph by structure-level pruning, trained on
+Models generated from the meta-graph by structure-level pruning at the paper's
+sizes (3 / 5 / 12 / 36 M MACs): each row's level is the one Figure 5's profile
+picks for that budget (`level_used`), named by the paper's level for a model of
+that size. Trained on
 CIFAR-10 with the paper's recipe (momentum SGD, lr 0.01, ×0.1 at 50 % and 75 %
 of the epochs, weight decay 5e-4; crop + flip augmentation). Accuracy on the
 10,000 test images (or `test_limit` of them), MACs and parameters from fvcore,
@@ -211,7 +281,7 @@ accuracy density in % per M-MACs. The CIFAR-10 copy here is JPEG-compressed
 (see `../shared/datasets/README.md`): expect 1–2 points below the original.
 
 {TRAIN_NOTE}""",
-   "levels = [0.65, 0.5, 0.4, 0.3]\nepochs = 1\ntrain_limit = 256\ntest_limit = 128\nseed = 0",
+   "budgets_mmacs = [3, 5, 12, 36]  # the paper's Table 1 MACs; the level for each comes from the pruning profile\ngrid_points = 6  # its level grid (as Figure 5's)\nepochs = 1\ntrain_limit = 256\ntest_limit = 128\nseed = 0",
    [("code", """\
 from gramlib.experiments import load_train_test, fit_and_score
 from gramlib.train import recipe_with
@@ -220,23 +290,28 @@ train_data, test_data = load_train_test("cifar10", train_limit=train_limit, test
 recipe = recipe_with("cifar10", epochs=epochs)
 print(train_data, test_data, recipe)"""),
     ("code", """\
+from gramlib.shape import level_grid, levels_for_budgets
+paper_level = {r["mmacs"]: r["level"] for r in paper.TABLE1}
 rows = []
 (out / "archs").mkdir(exist_ok=True)
-for level in levels:
-    arch = mg.prune(level)
-    name = f"SwiftNet-{level}"
+for pick in levels_for_budgets(mg, budgets_mmacs, levels=level_grid(grid_points)):
+    arch = mg.prune(pick["level"])
+    name = f"SwiftNet-{paper_level.get(pick['budget_mmacs'], pick['level'])}"  # the paper's name for a model of this size
     arch.save(out / "archs" / f"{name}.json")
-    rows.append(fit_and_score(name, lambda: build_model(arch, 10, 3), train_data, test_data, recipe,
-                              key={"arch": arch.to_dict()}, seed=seed, ckpt_dir=f"data/checkpoints/{scale}"))
+    r = fit_and_score(name, lambda: build_model(arch, 10, 3), train_data, test_data, recipe,
+                      key={"arch": arch.to_dict()}, seed=seed, ckpt_dir=f"data/checkpoints/{scale}")
+    rows.append({**r, "level_used": pick["level"], "macs_per_param": r["mmacs"] / r["mparams"]})
 ours = pd.DataFrame(rows)
 ours"""),
     ("code", """\
 pp = pd.DataFrame(paper.TABLE1).rename(columns={"accuracy": "paper_accuracy", "mmacs": "paper_mmacs", "density": "paper_density"})
 table = ours.rename(columns={"top1": "accuracy"}).merge(pp, on="model", how="right")
-table = table[["model", "level", "accuracy", "paper_accuracy", "mmacs", "paper_mmacs", "mparams", "density", "paper_density",
-               "epochs", "train_images", "test_images", "train_seconds", "latency_ms_1t"]]
+table = table.rename(columns={"level": "paper_level"})
+table = table[["model", "paper_level", "level_used", "accuracy", "paper_accuracy", "mmacs", "paper_mmacs", "mparams", "macs_per_param",
+               "density", "paper_density", "epochs", "train_images", "test_images", "train_seconds", "latency_ms_1t"]]
 save_table(table, out / "table1", scale=scale, caption="Table 1: SwiftNets on CIFAR-10")
-save_metrics({r["model"]: {"accuracy": r["accuracy"], "mmacs": r["mmacs"], "density": r["density"]} for r in table.to_dict("records")},
+save_metrics({r["model"]: {"accuracy": r["accuracy"], "mmacs": r["mmacs"], "paper_mmacs": r["paper_mmacs"], "level_used": r["level_used"],
+                            "macs_per_param": r["macs_per_param"], "density": r["density"]} for r in table.to_dict("records")},
              res / "04_table1_cifar10.metrics.json")
 table.round(3)"""),
     ("code", """\
@@ -254,44 +329,51 @@ save_figure(fig, out / "table1.png", scale=scale)"""),
 nb("05_table4_transfer", f"""\
 # Table 4: the CIFAR-10 meta-graph generating models for other tasks
 
-No further search: the meta-graph trained on the CIFAR-10 proxy set is pruned
-at `level` and the resulting architecture is trained on MNIST, Fashion-MNIST
+No further search: the meta-graph trained on the CIFAR-10 proxy set is pruned,
+for each task, at the level whose model has the paper's MACs for it (0.23 M
+MNIST, 0.86 M Fashion-MNIST, 1.15 M SVHN; Figure 5's method), and the
+architecture is trained on MNIST, Fashion-MNIST
 and SVHN (paper §4.4). SVHN has no offline copy here: it runs where
 torchvision can download it and is reported as *not run* otherwise — never
 invented. Recipe: the CIFAR-10 one (the paper gives none for these tasks);
 digits get crops without flips.
 
 {TRAIN_NOTE}""",
-   'level = 0.65\ndatasets = ["mnist", "fashion-mnist", "svhn"]\nepochs = 1\ntrain_limit = 256\ntest_limit = 128\nseed = 0',
+   'datasets = ["mnist", "fashion-mnist", "svhn"]  # each pruned to the paper\'s MACs for that task (Table 4)\ngrid_points = 6  # the level grid (as Figure 5\'s)\nepochs = 1\ntrain_limit = 256\ntest_limit = 128\nseed = 0',
    [("code", """\
 from gramlib.experiments import load_train_test, fit_and_score
 from gramlib.data import DatasetError
 from gramlib.train import recipe_with
 from gramlib import paper
-arch = mg.prune(level)
-arch.save(out / f"swiftnet-{level}.json")
+from gramlib.shape import level_grid, levels_for_budgets
+budget = {r["task"]: r["mmacs"] for r in paper.TABLE4}
+shapes = {"mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "svhn": (3, 32, 32)}  # known without loading the data
 rows = []
 for ds in datasets:
+    (pick,) = levels_for_budgets(mg, [budget[ds]], levels=level_grid(grid_points), input_shape=shapes[ds])
+    arch = mg.prune(pick["level"])
+    arch.save(out / f"swiftnet-{ds}.json")
     try:
         train_data, test_data = load_train_test(ds, train_limit=train_limit, test_limit=test_limit, seed=seed)
     except DatasetError as e:
         print(f"{ds}: not run — {e}")
-        rows.append({"task": ds, "status": f"not run: dataset unavailable ({type(e).__name__})"})
+        rows.append({"task": ds, "status": f"not run: dataset unavailable ({type(e).__name__})", "level_used": pick["level"],
+                     "mmacs": pick["mmacs"], "mparams": pick["mparams"]})
         continue
     c = train_data.x.shape[1]
     recipe = recipe_with("cifar10", epochs=epochs, augment="crop" if ds in ("mnist", "svhn") else "crop_flip")
-    r = fit_and_score(f"SwiftNet-{level}-{ds}", lambda: build_model(arch, 10, c), train_data, test_data, recipe,
+    r = fit_and_score(f"SwiftNet-{ds}", lambda: build_model(arch, 10, c), train_data, test_data, recipe,
                       key={"arch": arch.to_dict(), "in": c}, seed=seed, ckpt_dir=f"data/checkpoints/{scale}")
-    rows.append({"task": ds, "status": "run", "in_channels": c, "input": train_data.x.shape[-1], **r})
+    rows.append({"task": ds, "status": "run", "level_used": pick["level"], "in_channels": c, "input": train_data.x.shape[-1], **r})
 ours = pd.DataFrame(rows)
 ours"""),
     ("code", """\
 pp = pd.DataFrame(paper.TABLE4).rename(columns={"accuracy": "paper_accuracy", "mmacs": "paper_mmacs", "density": "paper_density"})
 table = pd.DataFrame({"task": datasets}).merge(ours.rename(columns={"top1": "accuracy"}), on="task", how="left").merge(pp, on="task", how="left")
-cols = ["task", "status", "accuracy", "paper_accuracy", "mmacs", "paper_mmacs", "density", "paper_density", "mparams", "epochs", "train_images", "test_images"]
+cols = ["task", "status", "level_used", "accuracy", "paper_accuracy", "mmacs", "paper_mmacs", "density", "paper_density", "mparams", "epochs", "train_images", "test_images"]
 table = table[[c for c in cols if c in table.columns]]
-save_table(table, out / "table4", scale=scale, caption=f"Table 4: SwiftNet-{level} from the CIFAR-10 meta-graph on other tasks")
-save_metrics({r["task"]: {k: r.get(k) for k in ("status", "accuracy", "mmacs", "density")} for r in
+save_table(table, out / "table4", scale=scale, caption="Table 4: SwiftNets from the CIFAR-10 meta-graph, pruned to the paper's size for each task")
+save_metrics({r["task"]: {k: r.get(k) for k in ("status", "level_used", "accuracy", "mmacs", "paper_mmacs", "density")} for r in
               table.astype(object).where(table.notna(), None).to_dict("records")}, res / "05_table4_transfer.metrics.json")
 table.round(3)"""),
     ])
@@ -462,6 +544,9 @@ for r in t1.to_dict("records"):
     add("Table 1", f"{r['model']} accuracy (%)", r["accuracy"], r["paper_accuracy"])
     add("Table 1", f"{r['model']} MACs (M)", r["mmacs"], r["paper_mmacs"])
     add("Table 1", f"{r['model']} density", r["density"], r["paper_density"])
+    if r["model"] == "SwiftNet-0.65":  # the one model whose parameter count the paper gives (250 k, §4.2)
+        add("Table 1", "SwiftNet-0.65 MACs/params", r["macs_per_param"], paper.TABLE1[0]["mmacs"] * 1e6 / paper.CLAIMS["swiftnet_0_65_params"],
+            "paper: 3 M MACs and 250 k parameters")
 for r in t4.to_dict("records"):
     run = r.get("status") == "run"
     add("Table 4", f"{r['task']} accuracy (%)", r.get("accuracy") if run else None, r.get("paper_accuracy"), "" if run else r.get("status", ""))
@@ -495,11 +580,11 @@ if len(t1) and not all(informative(a) for a in t1.accuracy):
     verdict("Higher pruning level: fewer MACs, lower accuracy, higher density (Table 1)", "cannot test at this scale",
             f"accuracies {list(t1.accuracy.round(1))} are near chance ({int(t1.epochs.iloc[0])} epochs on {int(t1.train_images.iloc[0])} images)")
 elif len(t1):
-    acc_order = t1.sort_values("level").accuracy.is_monotonic_decreasing
-    dens_order = t1.sort_values("level").density.is_monotonic_increasing
+    acc_order = t1.sort_values("level_used").accuracy.is_monotonic_decreasing
+    dens_order = t1.sort_values("level_used").density.is_monotonic_increasing
     verdict("Higher pruning level: fewer MACs, lower accuracy, higher density (Table 1)",
             "supported" if acc_order and dens_order else "weakened",
-            f"accuracy by level {dict(zip(t1.level, t1.accuracy.round(2)))}; density {dict(zip(t1.level, t1.density.round(2)))}")
+            f"accuracy by level {dict(zip(t1.level_used, t1.accuracy.round(2)))}; density {dict(zip(t1.level_used, t1.density.round(2)))}")
     verdict("Absolute CIFAR-10 accuracies of Table 1", "cannot test at this scale" if scale != "cpu" else "see ratios",
             f"{int(t1.epochs.iloc[0])} epochs on {int(t1.train_images.iloc[0])} images")
 # 3. SwiftNet vs MobileNetV2 density / latency at equal accuracy
@@ -845,4 +930,95 @@ save_metrics({"recommended": recommended, "select_by": select_by,
 table.set_index("proxy")[["seconds_per_candidate", "icc", "kendall_tau_vs_reference", "recommended"]]"""),
     ], needs_mg=False)
 
+
+# ---------------------------------------------------------------- 11 shape
+nb("11_shape", f"""\
+# Are our SwiftNets the paper's shape? Layout and pruning reference, measured
+
+The paper's SwiftNet-0.65 has 3 M MACs and 250 k parameters: **MACs/params ≈ 12**.
+A hierarchy's MACs/params is about the area of its feature maps, so that ratio
+says where the down-sampling sits, which the paper leaves open ("we first place
+several down-sampling operations … h = 3 down-sampling modules"; no stem is
+named). Here the *same learned DAGs* are built in each layout of
+`gramlib.skeleton.LAYOUTS` and compared at Table 1's budgets (MACs, parameters,
+MACs/params), by CIFAR-10 accuracy under one fixed recipe and epoch count, and
+by training speed. Then the pruning references (`MetaGraph.prune(reference=…)`)
+are compared on what the paper shows: final feature width, edges kept per
+DAG, identity DAGs (Figure 3), and whether MACs fall monotonically with the level.
+
+{TRAIN_NOTE}""",
+   'budgets_mmacs = [3, 5, 12, 36]\nlayouts = ["pool-between", "pool-before", "stem2-pool-before"]\n'
+   'references = ["absolute", "row_max"]\nreference_levels = [0.3, 0.4, 0.5, 0.65]\ngrid_points = 6\n'
+   'train_budget_mmacs = 5  # the searched layout\'s level for this budget is trained in every layout\n'
+   'epochs = 1\ntrain_limit = 256\ntest_limit = 128\nseed = 0',
+   [("code", """\
+from gramlib.shape import layouts_at_budgets, level_grid, level_profile, levels_for_budgets, is_monotone, with_layout
+from gramlib.experiments import load_train_test, fit_and_score
+from gramlib.train import recipe_with
+from gramlib import paper
+print("searched layout:", mg.space.skeleton.describe())
+grid = level_grid(grid_points)
+sizes = pd.DataFrame(layouts_at_budgets(mg, budgets_mmacs, grid, layouts=layouts))
+sizes["paper_mmacs"] = sizes["budget_mmacs"].map({r["mmacs"]: r["mmacs"] for r in paper.TABLE1})  # NaN for other budgets
+sizes["paper_macs_per_param"] = paper.TABLE1[0]["mmacs"] * 1e6 / paper.CLAIMS["swiftnet_0_65_params"]
+save_table(sizes, out / "layout_sizes", scale=scale,
+           caption="The same DAGs in each layout, pruned to Table 1's budgets: MACs, parameters, MACs/params")
+sizes.round(3)"""),
+    ("md", "One fixed recipe and epoch count for every layout, at one pruning level (the searched layout's level for "
+           "`train_budget_mmacs`): accuracy, MACs and training images per second, side by side in one run."),
+    ("code", """\
+(pick,) = levels_for_budgets(mg, [train_budget_mmacs], levels=grid)
+base = mg.prune(pick["level"])
+train_data, test_data = load_train_test("cifar10", train_limit=train_limit, test_limit=test_limit, seed=seed)
+recipe = recipe_with("cifar10", epochs=epochs)
+rows = []
+for name in layouts:
+    arch = with_layout(base, name)
+    r = fit_and_score(f"layout-{name}", lambda: build_model(arch, 10, 3), train_data, test_data, recipe,
+                      key={"arch": arch.to_dict()}, seed=seed, ckpt_dir=f"data/checkpoints/{scale}", latency_runs=20)
+    rows.append({"layout": name, "resolutions": "/".join(map(str, arch.skeleton.resolutions(32))), "level": pick["level"],
+                 "accuracy": r["top1"], "mmacs": r["mmacs"], "mparams": r["mparams"], "macs_per_param": r["mmacs"] / r["mparams"],
+                 "train_images_per_s": r["epochs"] * r["train_images"] / max(r["train_seconds"], 1e-9),
+                 "latency_ms_1t": r["latency_ms_1t"], "epochs": r["epochs"], "train_images": r["train_images"]})
+trained = pd.DataFrame(rows)
+save_table(trained, out / "layout_training", scale=scale,
+           caption=f"Layouts under one recipe ({epochs} epochs on {len(train_data)} CIFAR-10 images, level {pick['level']:.3g})")
+trained.round(3)"""),
+    ("code", """\
+fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+sns.lineplot(data=sizes, x="budget_mmacs", y="mmacs", hue="layout", marker="o", ax=axes[0])
+axes[0].plot(budgets_mmacs, budgets_mmacs, color="k", ls=":", label="paper (= budget)")
+axes[0].set(xscale="log", yscale="log", xlabel="Table 1 budget (M MACs)", ylabel="nearest pruned model (M MACs)", title="(a) reachable sizes")
+sns.lineplot(data=sizes, x="budget_mmacs", y="macs_per_param", hue="layout", marker="o", ax=axes[1], legend=False)
+axes[1].axhline(sizes.paper_macs_per_param.iloc[0], color="k", ls=":")
+axes[1].set(xscale="log", yscale="log", xlabel="Table 1 budget (M MACs)", ylabel="MACs / parameter", title="(b) MACs/params (dotted: paper's SwiftNet-0.65)")
+fig.tight_layout()
+save_figure(fig, out / "layouts.png", scale=scale)"""),
+    ("md", "Pruning references on the searched meta-graph: MACs over the level, and what the paper's Table 1 levels keep."),
+    ("code", """\
+profiles = {ref: level_profile(mg, grid, reference=ref) for ref in references}
+at_levels = []
+for ref in references:
+    for r in level_profile(mg, reference_levels, reference=ref):
+        n = mg.space.nodes
+        at_levels.append({"reference": ref, "level": r["level"], "mmacs": r["mmacs"], "feature_width": r["feature_width"],
+                          "identity_dags": r["identity_dags"], "edges_per_dag": str(r["edges_per_dag"]),
+                          "max_share_of_complete_dag": max(r["edges_per_dag"]) / (n * (n - 1) / 2),
+                          "monotone_macs_over_grid": is_monotone(profiles[ref])})
+refs = pd.DataFrame(at_levels)
+save_table(refs, out / "pruning_references", scale=scale, caption="Pruning references: what each keeps at the paper's levels")
+long = pd.concat([pd.DataFrame(v).assign(reference=k) for k, v in profiles.items()])
+fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+sns.lineplot(data=long, x="level", y="mmacs", hue="reference", marker=".", ax=axes[0]); axes[0].set(yscale="log", ylabel="MACs (M)", title="(a) MACs")
+sns.lineplot(data=long, x="level", y="feature_width", hue="reference", marker=".", ax=axes[1], legend=False)
+axes[1].set(ylabel="classifier input width", title="(b) final feature width")
+fig.tight_layout()
+save_figure(fig, out / "pruning_references.png", scale=scale)
+save_metrics({"layouts_within_1_5x": {k: bool(g.within_1_5x.all()) for k, g in sizes.groupby("layout")},
+              "macs_per_param": {k: [float(x) for x in g.macs_per_param] for k, g in sizes.groupby("layout")},
+              "trained": {r["layout"]: {"accuracy": r["accuracy"], "mmacs": r["mmacs"], "images_per_s": r["train_images_per_s"]}
+                          for r in trained.to_dict("records")},
+              "monotone": {k: is_monotone(v) for k, v in profiles.items()}}, res / "11_shape.metrics.json")
+refs.round(3)"""),
+    ])
 print("notebooks written")

@@ -109,6 +109,7 @@ def test_prune_level_out_of_range(small_space, level):
 
 
 def test_prune_removing_every_path(small_space, caplog):
+    caplog.set_level("INFO", logger="gramlib.metagraph")
     mg = MetaGraph(small_space, seed=0)
     # absolute keep-probabilities of an untrained 6-node DAG are <= 1/1: level 1 keeps only the last row
     with pytest.raises(PruneError, match="no path"):

@@ -14,6 +14,7 @@ from gramlib.architecture import Architecture
 from gramlib.model import build_model
 from gramlib.pipeline import NOTEBOOKS, ROOT, load_params
 from gramlib.profiling import count_cost
+from gramlib.shape import level_grid
 
 RESULTS = ROOT / "results"
 SCALES = sorted(p.parent.parent.name for p in RESULTS.glob("*/notebooks/08_summary.ipynb"))
@@ -53,10 +54,12 @@ def test_search_curve(scale):
     assert curve.accuracy.dropna().between(0, 1).all() and (curve.mmacs > 0).all()
 
 
-def test_figure5_profile_monotone(scale):
+def test_figure5_profile(scale):
     prof = pd.read_csv(RESULTS / scale / "03_figure5_pruning.profile.csv")
-    assert len(prof) == load_params(scale)["figure5"]["grid_points"]
-    assert (prof.mmacs.diff().dropna() <= 1e-9).all()
+    assert list(prof.level) == level_grid(load_params(scale)["figure5"]["grid_points"])
+    assert prof.mmacs.iloc[0] == prof.mmacs.max()  # level 0 is the complete meta-graph: nothing is larger
+    m = json.loads((RESULTS / scale / "03_figure5_pruning.metrics.json").read_text())
+    assert m["monotone"] == bool((prof.mmacs.diff().dropna() <= 1e-9).all())
 
 
 def test_table1_rows_and_macs(scale):
@@ -67,14 +70,18 @@ def test_table1_rows_and_macs(scale):
     for row in t.itertuples():
         assert row.mmacs == pytest.approx(fvcore_mmacs(RESULTS / scale / "04_table1_cifar10" / "archs" / f"{row.model}.json"), rel=1e-9)
         assert row.density == pytest.approx(row.accuracy / row.mmacs)
+        if scale != "smoke":  # the paper's shape: its MACs within 1.5x, MACs/params between 10 and 30
+            assert 1 / 1.5 <= row.mmacs / row.paper_mmacs <= 1.5, (row.model, row.mmacs)
+            assert 10 <= row.macs_per_param <= 30, (row.model, row.macs_per_param)
 
 
 def test_table4_rows(scale):
     t = pd.read_csv(RESULTS / scale / "05_table4_transfer" / "table4.csv")
     assert set(t.task) == {r["task"] for r in paper.TABLE4}
-    level = load_params(scale)["table4"]["level"]
-    arch_file = RESULTS / scale / "05_table4_transfer" / f"swiftnet-{level}.json"
     for row in t.itertuples():
+        arch_file = RESULTS / scale / "05_table4_transfer" / f"swiftnet-{row.task}.json"
+        if scale != "smoke":  # pruned to the paper's size for the task
+            assert 1 / 1.5 <= row.mmacs / row.paper_mmacs <= 1.5, (row.task, row.mmacs)
         if row.status == "run":
             assert 0 <= row.accuracy <= 100
             ch, size = (1, 28) if row.task in ("mnist", "fashion-mnist") else (3, 32)
@@ -148,3 +155,17 @@ def test_proxy_study_rows_and_recommendation(proxy_scale):
     if metrics["confirmation"]:  # the pick re-measured on fresh architectures, against the default
         assert [c["proxy"] for c in metrics["confirmation"]] == ["default", metrics["recommended"]]
         assert all(c["archs"] == prm["confirm_archs"] for c in metrics["confirmation"])
+
+
+def test_shape_tables(scale):
+    p = load_params(scale)["shape"]
+    sizes = pd.read_csv(RESULTS / scale / "11_shape" / "layout_sizes.csv")
+    assert len(sizes) == len(p["layouts"]) * len(p["budgets_mmacs"])
+    assert set(sizes.layout) == set(p["layouts"])
+    by = sizes.groupby("layout").macs_per_param.median()
+    if {"pool-between", "stem2-pool-before"} <= set(by.index):  # ratio ~ feature-map area: 16x lower at 1/4 the side
+        assert by["stem2-pool-before"] < by["pool-between"] / 4
+    trained = pd.read_csv(RESULTS / scale / "11_shape" / "layout_training.csv")
+    assert set(trained.layout) == set(p["layouts"]) and trained.accuracy.between(0, 100).all()
+    refs = pd.read_csv(RESULTS / scale / "11_shape" / "pruning_references.csv")
+    assert set(refs.reference) == set(p["references"])

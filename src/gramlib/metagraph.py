@@ -285,7 +285,7 @@ class MetaGraph:
             msg = f"pruning at level {level} ({reference}) left DAG(s) {empty} with no path from input to output"
             if on_empty == "error":
                 raise PruneError(msg)
-            log.warning("%s: they become identities", msg)
+            log.info("%s: they become identities", msg)  # expected at high levels; a profile prunes dozens of times
         return arch
 
     # -- persistence ----------------------------------------------------------------------

@@ -36,6 +36,7 @@ NOTEBOOKS = {
     "08_summary": "summary",
     "09_evidence": "evidence",
     "10_proxy": "proxy",
+    "11_shape": "shape",
 }
 
 

@@ -87,13 +87,15 @@ def is_monotone(profile: list[dict[str, Any]], key: str = "mmacs") -> bool:
 
 
 def level_grid(points: int = 61) -> list[float]:
-    """Pruning levels to profile: even steps over [0, 1] plus log steps near 0, where a learned meta-graph's
-    many weak edges sit (absolute keep-probabilities of order 1/n)."""
+    """Pruning levels to profile: even steps over [0, 1] plus log steps toward 0, where a learned meta-graph's
+    many weak edges sit (keep-probabilities of order 1/n), and toward 1, where its learned edges sit
+    (0.98-0.999: the smallest models, e.g. Table 4's MNIST size, lie between them)."""
     if points < 2:
         raise ValueError(f"a level grid needs >= 2 points, got {points}")
     lin = np.linspace(0.0, 1.0, points)
-    log = np.geomspace(1e-3, 1.0, points)
-    return sorted({round(float(x), 6) for x in np.concatenate([lin, log])})
+    near0 = np.geomspace(1e-3, 1.0, points)
+    near1 = 1.0 - np.geomspace(1e-4, 0.5, points)
+    return sorted({round(float(x), 6) for x in np.concatenate([lin, near0, near1])})
 
 
 def levels_for_budgets(mg: MetaGraph, budgets_mmacs: Iterable[float], *, levels: Iterable[float] | None = None,

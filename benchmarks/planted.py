@@ -24,17 +24,19 @@ from gramlib.profiles import get_profile
 READINGS = {
     "literal": {},
     "literal-alpha20": {"alpha": 20.0},
-    "standardized": {"advantage": "standardized", "alpha": 0.5},
     "literal+explore": {"explore": 0.1},
-    "chosen": {"advantage": "standardized", "alpha": 0.5, "explore": 0.1},
+    "standardized-a0.3": {"advantage": "standardized", "alpha": 0.3},
+    "standardized-a0.5": {"advantage": "standardized", "alpha": 0.5},
+    "standardized-a0.5+explore0.05": {"advantage": "standardized", "alpha": 0.5, "explore": 0.05},
+    "standardized-a0.5+explore0.1": {"advantage": "standardized", "alpha": 0.5, "explore": 0.1},
+    "standardized-a1.0": {"advantage": "standardized", "alpha": 1.0},
 }
-
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", default="cpu")
     ap.add_argument("--iterations", type=int, default=1000)
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4, 5])
     ap.add_argument("--readings", nargs="+", default=list(READINGS), choices=list(READINGS))
     ap.add_argument("--csv", default=None, help="write every trajectory row here")
     args = ap.parse_args()

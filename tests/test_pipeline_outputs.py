@@ -71,6 +71,9 @@ def test_table1_rows_and_macs(scale):
         assert row.mmacs == pytest.approx(fvcore_mmacs(RESULTS / scale / "04_table1_cifar10" / "archs" / f"{row.model}.json"), rel=1e-9)
         assert row.density == pytest.approx(row.accuracy / row.mmacs)
         assert row.macs_per_param == pytest.approx(row.mmacs / row.mparams)
+        if scale != "smoke":  # the paper's shape: its MACs within 1.5x, MACs/params between 10 and 30 (paper ~12)
+            assert 1 / 1.5 <= row.mmacs / row.paper_mmacs <= 1.5, (row.model, row.mmacs)
+            assert 10 <= row.macs_per_param <= 30, (row.model, row.macs_per_param)
 
 
 def test_table4_rows(scale):

@@ -220,10 +220,11 @@ for a resource budget (§4.2): here, for each of Table 1's budgets, the level
 whose model is nearest in MACs. MACs: fvcore, conv + linear, one 32×32×3 image.""",
    "grid_points = 6\nbudgets_mmacs = [1, 3]",
    [("code", """\
-from gramlib.shape import level_grid, level_profile, levels_for_budgets
+from gramlib.shape import budget_rows, level_grid, level_profile, levels_for_budgets
 from gramlib import paper
 levels = level_grid(grid_points)
-prof = pd.DataFrame(level_profile(mg, levels)).drop(columns=["edges_per_dag"])
+prof_rows = level_profile(mg, levels)
+prof = pd.DataFrame(prof_rows).drop(columns=["edges_per_dag"])
 prof.to_csv(res / "03_figure5_pruning.profile.csv", index=False)
 prof[prof.level.isin(np.round(np.linspace(0, 1, 11), 6))].round(4)"""),
     ("code", """\
@@ -239,7 +240,7 @@ save_figure(fig, out / "figure5.png", scale=scale)"""),
     ("md", "The level this profile picks for each MAC budget, beside the level the paper used for a model of that size (Table 1)."),
     ("code", """\
 paper_level = {r["mmacs"]: r["level"] for r in paper.TABLE1}
-choice = pd.DataFrame(levels_for_budgets(mg, budgets_mmacs, levels=levels))
+choice = pd.DataFrame(budget_rows(prof_rows, budgets_mmacs))  # the profile above, not a second one
 choice.insert(1, "paper_level_for_this_size", [paper_level.get(b) for b in budgets_mmacs])
 save_table(choice, out / "level_for_budget", scale=scale, caption="Pruning level chosen by profiling, per MAC budget (nearest in MACs)")
 at_paper = pd.DataFrame(level_profile(mg, [r["level"] for r in paper.TABLE1])).drop(columns=["edges_per_dag"])

@@ -19,12 +19,10 @@ def test_with_layout_keeps_the_dags_and_moves_the_down_sampling(paper_space):
 
 def test_layouts_give_the_same_parameters_and_ratio_near_the_area(paper_space):
     mg = trained_metagraph(paper_space, 40)
-    rows = {r["layout"]: r for r in level_profile(mg, [0.05], layout_name=None)}
     prof = {name: level_profile(mg, [0.05], layout_name=name)[0] for name in ("pool-between", "stem2-pool-before")}
     assert prof["pool-between"]["mparams"] == pytest.approx(prof["stem2-pool-before"]["mparams"])
     assert prof["stem2-pool-before"]["mmacs"] < prof["pool-between"]["mmacs"] / 8
     assert prof["stem2-pool-before"]["macs_per_param"] < 70  # at most the first hierarchy's 8x8 area
-    assert rows
 
 
 def test_nearest_level_is_nearest_in_ratio():

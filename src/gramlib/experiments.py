@@ -21,8 +21,8 @@ from torch import nn
 
 from .data import ImageData, load_image_folder, load_split, normalize_stats
 from .metagraph import MetaGraph
-from .model import build_model
 from .profiling import accuracy_density, count_cost, measure_latency
+from .shape import level_profile
 from .train import Recipe, evaluate, Normalizer, resolve_device, train
 
 log = logging.getLogger(__name__)
@@ -106,17 +106,9 @@ def fit_and_score(name: str, build: Callable[[], nn.Module], train_data: ImageDa
 
 def pruning_profile(mg: MetaGraph, levels: Iterable[float], input_shape: tuple[int, int, int] = (3, 32, 32),
                     num_classes: int = 10, reference: str = "absolute", scale: float = 1.0) -> list[dict[str, Any]]:
-    """MACs, parameters, edges and live nodes of the pruned architecture at each level (Figure 5)."""
-    rows = []
-    for lv in levels:
-        arch = mg.prune(float(lv), reference=reference)
-        if scale != 1.0:
-            arch = arch.scale_channels(scale)
-        model = build_model(arch, num_classes, input_shape[0], input_size=input_shape[1])
-        cost = count_cost(model, input_shape)
-        rows.append({"level": float(lv), "mmacs": cost.mmacs, "mparams": cost.params / 1e6, "edges": arch.num_edges,
-                     "active_nodes": arch.num_active_nodes, "identity_dags": len(arch.identity_dags())})
-    return rows
+    """MACs, parameters, edges and live nodes of the pruned architecture at each level (Figure 5);
+    :func:`gramlib.shape.level_profile` with this module's positional order."""
+    return level_profile(mg, levels, reference=reference, input_shape=input_shape, num_classes=num_classes, scale=scale)
 
 
 def level_for_budget(profile: list[dict[str, Any]], budget_mmacs: float) -> float:

@@ -36,17 +36,21 @@ def arch_cost(arch: Architecture, input_shape: tuple[int, int, int] = (3, 32, 32
     c = count_cost(model, input_shape)
     return {"mmacs": c.mmacs, "mparams": c.params / 1e6, "macs_per_param": c.macs / max(1, c.params),
             "feature_width": model.feature_channels, "edges": arch.num_edges,
-            "identity_dags": len(arch.identity_dags())}
+            "active_nodes": arch.num_active_nodes, "identity_dags": len(arch.identity_dags())}
 
 
 def level_profile(mg: MetaGraph, levels: Iterable[float], *, reference: str = "absolute", layout_name: str | None = None,
-                  input_shape: tuple[int, int, int] = (3, 32, 32), num_classes: int = 10) -> list[dict[str, Any]]:
-    """:func:`arch_cost` of the meta-graph pruned at each level (optionally re-laid out), plus edges kept per DAG."""
+                  input_shape: tuple[int, int, int] = (3, 32, 32), num_classes: int = 10,
+                  scale: float = 1.0) -> list[dict[str, Any]]:
+    """:func:`arch_cost` of the meta-graph pruned at each level (optionally re-laid out or channel-scaled),
+    plus edges kept per DAG (Figure 5)."""
     rows = []
     for lv in levels:
         arch = mg.prune(float(lv), reference=reference)
         if layout_name is not None:
             arch = with_layout(arch, layout_name)
+        if scale != 1.0:
+            arch = arch.scale_channels(scale)
         rows.append({"level": float(lv), "reference": reference, "layout": layout_name or "as searched",
                      **arch_cost(arch, input_shape, num_classes),
                      "edges_per_dag": [len(d.edges) for d in arch.dags]})
@@ -63,6 +67,17 @@ def nearest_level(profile: list[dict[str, Any]], budget_mmacs: float) -> dict[st
     return min(rows, key=lambda r: (abs(math.log(r["mmacs"] / budget_mmacs)), -r["level"]))
 
 
+def budget_rows(profile: list[dict[str, Any]], budgets_mmacs: Iterable[float]) -> list[dict[str, Any]]:
+    """For each budget, the profiled level nearest it (:func:`nearest_level`) and that model's size."""
+    rows = []
+    for b in budgets_mmacs:
+        r = nearest_level(profile, b)
+        rows.append({"budget_mmacs": b, "level": r["level"], "mmacs": r["mmacs"], "mparams": r["mparams"],
+                     "macs_per_param": r["macs_per_param"], "feature_width": r["feature_width"],
+                     "within_1_5x": 1 / 1.5 <= r["mmacs"] / b <= 1.5})
+    return rows
+
+
 def layouts_at_budgets(mg: MetaGraph, budgets_mmacs: Iterable[float], levels: Iterable[float], *,
                        layouts: Iterable[str] = tuple(LAYOUTS), reference: str = "absolute",
                        input_shape: tuple[int, int, int] = (3, 32, 32)) -> list[dict[str, Any]]:
@@ -71,12 +86,8 @@ def layouts_at_budgets(mg: MetaGraph, budgets_mmacs: Iterable[float], levels: It
     out = []
     for name in layouts:
         prof = level_profile(mg, levels, reference=reference, layout_name=name, input_shape=input_shape)
-        for b in budgets_mmacs:
-            r = nearest_level(prof, b)
-            out.append({"layout": name, "resolutions": "/".join(map(str, layout(name, mg.space.hierarchies)
-                                                                    .resolutions(input_shape[1]))),
-                        "budget_mmacs": b, "level": r["level"], "mmacs": r["mmacs"], "mparams": r["mparams"],
-                        "macs_per_param": r["macs_per_param"], "within_1_5x": 1 / 1.5 <= r["mmacs"] / b <= 1.5})
+        sides = "/".join(map(str, layout(name, mg.space.hierarchies).resolutions(input_shape[1])))
+        out += [{"layout": name, "resolutions": sides, **r} for r in budget_rows(prof, budgets_mmacs)]
     return out
 
 
@@ -105,10 +116,4 @@ def levels_for_budgets(mg: MetaGraph, budgets_mmacs: Iterable[float], *, levels:
     model's MACs are nearest the budget (Table 1 at the paper's 3 / 5 / 12 / 36 M, Table 4 at its sizes)."""
     prof = level_profile(mg, level_grid() if levels is None else levels, reference=reference,
                          input_shape=input_shape, num_classes=num_classes)
-    rows = []
-    for b in budgets_mmacs:
-        r = nearest_level(prof, b)
-        rows.append({"budget_mmacs": b, "level": r["level"], "mmacs": r["mmacs"], "mparams": r["mparams"],
-                     "macs_per_param": r["macs_per_param"], "feature_width": r["feature_width"],
-                     "within_1_5x": 1 / 1.5 <= r["mmacs"] / b <= 1.5})
-    return rows
+    return budget_rows(prof, budgets_mmacs)

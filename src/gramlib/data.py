@@ -24,7 +24,7 @@ from typing import Literal
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from .progress import progress_bar as tqdm
 
 log = logging.getLogger(__name__)
 

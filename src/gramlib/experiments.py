@@ -100,7 +100,12 @@ def fit_and_score(name: str, build: Callable[[], nn.Module], train_data: ImageDa
         row[f"latency_ms_{t}t"] = measure_latency(model_cpu, (c, h, w), runs=latency_runs, warmup=10, threads=t).median_ms
     last = res.history[-1] if res.history else {}
     row.update({"epochs": recipe.epochs, "train_images": len(train_data), "test_images": len(test_data),
-                "train_seconds": last.get("seconds", 0.0), "final_train_loss": last.get("train_loss", math.nan)})
+                "train_seconds": last.get("seconds", 0.0), "final_train_loss": last.get("train_loss", math.nan),
+                "train_images_per_s": res.images_per_second or math.nan})
+    # the notebook's record of this training: one line (the progress bar went to the terminal)
+    print(f"{name}: top-1 {row['top1']:.2f} % | {recipe.epochs} epochs on {len(train_data)} images | "
+          f"{cost.mmacs:.2f} M MACs, {cost.params / 1e6:.3f} M params | trained in {row['train_seconds']:.0f} s"
+          + (f" ({res.images_per_second:.0f} img/s)" if res.images_per_second else " (from checkpoint)"), flush=True)
     return row
 
 
@@ -138,3 +143,29 @@ def mobilenet_v2(width_mult: float, num_classes: int, *, small_input: bool = Fal
         m.features[0][0].stride = (1, 1)
         m.features[2].conv[1][0].stride = (1, 1)  # first inverted-residual block with stride 2
     return m
+
+
+def plain_cnn(width: float, num_classes: int, in_channels: int = 3) -> nn.Module:
+    """A plain VGG-style CNN (the speed reference for "a CNN of equal MACs").
+
+    Layout as the cpu SwiftNets' skeleton: a stride-2 3×3 stem, then three stages of
+    two 3×3 conv-BN-ReLU layers at widths ``w, 2w, 4w`` (``w = round(16 · width)``),
+    each stage after a 2×2 max-pool, global average pooling and a linear classifier.
+
+    Args:
+        width: width factor (1.0: 16/32/64 channels).
+    """
+    if width <= 0:
+        raise ValueError(f"width must be positive, got {width}")
+    w = max(1, round(16 * width))
+
+    def cbr(cin: int, cout: int, stride: int = 1) -> list[nn.Module]:
+        return [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+    layers: list[nn.Module] = cbr(in_channels, w, 2)
+    cin = w
+    for k in (1, 2, 4):
+        layers += [nn.MaxPool2d(2, ceil_mode=True), *cbr(cin, k * w), *cbr(k * w, k * w)]
+        cin = k * w
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, num_classes)]
+    return nn.Sequential(*layers)

@@ -26,6 +26,39 @@ from .architecture import Architecture, Dag
 from .space import parse_op
 
 
+def _elu_forward(x: torch.Tensor) -> torch.Tensor:
+    # ELU(x) = max(x, exp(min(x, 0)) - 1), since exp(x) - 1 >= x everywhere; ATen's CPU ELU calls a scalar
+    # expm1 and costs ~8x a vectorised exp, which made ELU a third of a small SwiftNet's training step
+    return torch.maximum(x, x.clamp(max=0).exp_().sub_(1))
+
+
+class _ELUFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        y = _elu_forward(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (y,) = ctx.saved_tensors
+        return torch.ops.aten.elu_backward(grad, 1.0, 1.0, 1.0, True, y)  # ATen's own gradient, from the output
+
+
+class ELU(nn.Module):
+    """ELU (alpha 1), numerically ``nn.ELU`` (within float rounding), faster on CPU.
+
+    Exports (ONNX, where runtimes have a fused Elu kernel) see ``F.elu``.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.onnx.is_in_onnx_export():
+            return F.elu(x)
+        if torch.is_grad_enabled() and x.requires_grad:
+            return _ELUFunction.apply(x)
+        return _elu_forward(x)
+
+
 class ConvBNAct(nn.Sequential):
     """k×k convolution (no bias), BatchNorm, ELU: every node of the search space."""
 
@@ -33,7 +66,7 @@ class ConvBNAct(nn.Sequential):
         super().__init__(
             nn.Conv2d(in_channels, out_channels, kernel, stride=stride, padding=kernel // 2, bias=False),
             nn.BatchNorm2d(out_channels),
-            nn.ELU(inplace=True),
+            ELU(),
         )
 
 

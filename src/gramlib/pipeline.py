@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +58,37 @@ def results_dir(scale: str) -> Path:
     return d
 
 
+def git_commit() -> str:
+    """The checked-out commit (short), with "+changes" when tracked files differ from it; "unknown" outside git."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "src", "notebooks"],
+                               cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+changes" if dirty else "")
+
+
+def hardware() -> str:
+    """One line naming the CPU (and GPU) a result was produced on."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads){gpu}"
+
+
 def run_info() -> dict[str, Any]:
     """Hardware and software a result was produced with (airbench style: recorded with the numbers)."""
-    return {"date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "torch": torch.__version__,
+    return {"commit": git_commit(), "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "torch": torch.__version__,
             "python": platform.python_version(), "machine": platform.machine(), "cpu_count": os.cpu_count(),
             "torch_threads": torch.get_num_threads(), "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
@@ -95,9 +124,40 @@ def run_notebook(name: str, scale: str, *, params_file: str | Path | None = None
     out = results_dir(scale) / "notebooks" / f"{name}.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
     params = {"scale": scale, **section}
-    pm.execute_notebook(str(ROOT / "notebooks" / f"{name}.ipynb"), str(out), parameters=params,
-                        cwd=str(ROOT), progress_bar=progress, kernel_name="python3")
+    commit, started = git_commit(), _dt.datetime.now(_dt.timezone.utc)
+    t0 = time.perf_counter()
+    # bars go to the terminal, not into the rendered notebook (gramlib.progress)
+    os.environ.setdefault("GRAMLIB_PROGRESS", "terminal")
+    try:
+        pm.execute_notebook(str(ROOT / "notebooks" / f"{name}.ipynb"), str(out), parameters=params,
+                            cwd=str(ROOT), progress_bar=progress, log_output=True, kernel_name="python3")
+    finally:
+        if out.exists():
+            stamp_notebook(out, scale=scale, commit=commit, started=started, seconds=time.perf_counter() - t0)
     return out
+
+
+def stamp_notebook(path: Path, *, scale: str, commit: str, started: _dt.datetime, seconds: float) -> None:
+    """Put a first cell into a rendered notebook saying where, when, on what and how long it ran."""
+    import nbformat
+
+    book = nbformat.read(path, as_version=4)
+    text = (f"*Rendered by `python -m gramlib.pipeline` at scale **{scale}**, commit `{commit}`, "
+            f"started {started.isoformat(timespec='seconds')}, wall time **{_duration(seconds)}**, on {hardware()}.*")
+    cell = nbformat.v4.new_markdown_cell(text)
+    cell.id = "run-stamp"
+    cell.metadata["tags"] = ["run-stamp"]
+    book.cells = [c for c in book.cells if "run-stamp" not in c.get("metadata", {}).get("tags", [])]
+    book.cells.insert(0, cell)
+    book.metadata.setdefault("gramlib", {}).update({"scale": scale, "commit": commit, "wall_seconds": round(seconds, 1),
+                                                   "started": started.isoformat(timespec="seconds"), "hardware": hardware()})
+    atomic_write_text(path, nbformat.writes(book))
+
+
+def _duration(seconds: float) -> str:
+    m, s = divmod(int(round(seconds)), 60)
+    h, m = divmod(m, 60)
+    return f"{h} h {m:02d} min" if h else f"{m} min {s:02d} s"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", required=True)
     ap.add_argument("--params", help="params file (default: params.yaml at the project root)")
     args = ap.parse_args(argv)
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # papermill streams the cells' output here
     run_notebook(args.notebook, args.scale, params_file=args.params, progress=sys.stderr.isatty())
     return 0
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
+from .progress import progress_bar as tqdm
 
 from .architecture import Architecture
 from .metagraph import MetaGraph, UpdateRule

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import torch
-from tqdm.auto import tqdm
+from .progress import progress_bar as tqdm
 
 from .architecture import Architecture
 from .data import ProxySplit, load_split, make_proxy, normalize_stats

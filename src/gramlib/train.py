@@ -17,7 +17,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
+from .progress import progress_bar as tqdm
 
 from .io import atomic_write_bytes
 
@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 class DivergedError(RuntimeError):
     """The training loss became NaN or infinite."""
+
+
+SCHEDULES = ("multistep", "step", "cosine", "onecycle", "constant")
 
 
 @dataclass(frozen=True)
@@ -39,9 +42,12 @@ class Recipe:
         batch_size: images per step.
         weight_decay: L2 penalty.
         momentum: SGD/RMSprop momentum.
+        nesterov: Nesterov momentum (SGD only).
         schedule: "multistep" (×``lr_decay`` at ``milestones`` fractions of the
             epochs), "step" (×``lr_decay`` every ``step_epochs`` epochs),
-            "cosine" or "constant".
+            "cosine", "onecycle" (linear up to ``lr`` over the ``warmup`` fraction
+            of the steps, then linearly down to 0) or "constant".
+        warmup: fraction of the steps spent warming up linearly from 0 (any schedule).
         augment: "crop_flip" (4-pixel-padded random crop + horizontal flip),
             "crop" (no flip: digits) or "none".
     """
@@ -52,6 +58,7 @@ class Recipe:
     batch_size: int = 128
     weight_decay: float = 5e-4
     momentum: float = 0.9
+    nesterov: bool = False
     schedule: str = "multistep"
     milestones: tuple[float, ...] = (0.5, 0.75)
     lr_decay: float = 0.1
@@ -60,12 +67,17 @@ class Recipe:
     label_smoothing: float = 0.0
     rmsprop_alpha: float = 0.9
     rmsprop_eps: float = 1.0
+    warmup: float = 0.0
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("sgd", "rmsprop", "adam"):
             raise ValueError(f"optimizer must be sgd, rmsprop or adam, got {self.optimizer!r}")
-        if self.schedule not in ("multistep", "step", "cosine", "constant"):
-            raise ValueError(f"schedule must be multistep, step, cosine or constant, got {self.schedule!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        if not 0.0 <= self.warmup < 1.0:
+            raise ValueError(f"warmup is a fraction of the steps in [0, 1), got {self.warmup}")
+        if self.nesterov and self.optimizer != "sgd":
+            raise ValueError(f"nesterov applies to sgd only, got optimizer {self.optimizer!r}")
         if self.augment not in ("crop_flip", "crop", "none"):
             raise ValueError(f"augment must be crop_flip, crop or none, got {self.augment!r}")
         if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
@@ -79,6 +91,11 @@ RECIPES: dict[str, Recipe] = {
     # ImageNet: Inception-v3 settings: RMSprop lr 0.045 (decay 0.9, eps 1.0), ×0.94 every 2 epochs, L2 1e-5
     "imagenet": Recipe("rmsprop", lr=0.045, epochs=100, batch_size=128, weight_decay=1e-5, schedule="step",
                        lr_decay=0.94, step_epochs=2.0),
+    # cpu: what reaches the most accuracy per minute on 2 CPU cores (docs/interpretation.md, "Training
+    # recipe"): Nesterov SGD with a one-cycle schedule (short runs need no long low-lr tail), label
+    # smoothing 0.1, batch 256 (fewer, larger steps: small models are overhead-bound on a CPU)
+    "cpu": Recipe("sgd", lr=0.2, epochs=30, batch_size=256, weight_decay=5e-4, nesterov=True, schedule="onecycle",
+                  warmup=0.2, label_smoothing=0.1),
     # proxy: a few Adam epochs (the authors' follow-up uses Adam 4e-3) are enough to rank candidates
     "proxy": Recipe("adam", lr=4e-3, epochs=3, batch_size=64, weight_decay=0.0, schedule="constant", augment="none"),
 }
@@ -106,20 +123,28 @@ class Normalizer:
         return (x.float() - self.mean) / self.std
 
 
-def augment_batch(x: torch.Tensor, mode: str, generator: torch.Generator) -> torch.Tensor:
-    """Random 4-pixel-padded crop (+ horizontal flip) of a float batch."""
+def augment_batch(x: torch.Tensor, mode: str, generator: torch.Generator, pad: int = 4) -> torch.Tensor:
+    """Random ``pad``-pixel-padded crop (+ horizontal flip) of a float batch, as one gather (no per-image loop).
+
+    Args:
+        mode: "crop_flip", "crop" (digits: no flip) or "none".
+        generator: CPU generator; the same state gives the same crops wherever ``x`` lives.
+    """
     if mode == "none":
         return x
-    n, _, h, w = x.shape
-    pad = 4
+    n, c, h, w = x.shape
+    dev = x.device
     padded = F.pad(x, (pad, pad, pad, pad))
-    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator).tolist()
-    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator).tolist()
-    out = torch.stack([padded[i, :, dy[i] : dy[i] + h, dx[i] : dx[i] + w] for i in range(n)])
-    if mode == "crop_flip":
-        flip = torch.rand(n, generator=generator) < 0.5
-        out[flip.to(out.device)] = out[flip.to(out.device)].flip(3)
-    return out
+    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(dev)
+    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(dev)
+    flip = (torch.rand(n, generator=generator) < 0.5).to(dev) if mode == "crop_flip" else None
+    cols = torch.arange(w, device=dev).expand(n, w)
+    if flip is not None:  # a flipped crop reads its columns right to left
+        cols = torch.where(flip[:, None], cols.flip(1), cols)
+    rows = (dy[:, None] + torch.arange(h, device=dev))[:, None, :, None]
+    cols = (dx[:, None] + cols)[:, None, None, :]
+    return padded[torch.arange(n, device=dev)[:, None, None, None], torch.arange(c, device=dev)[None, :, None, None],
+                  rows, cols]
 
 
 def make_optimizer(model: nn.Module, r: Recipe, steps_per_epoch: int):
@@ -129,29 +154,34 @@ def make_optimizer(model: nn.Module, r: Recipe, steps_per_epoch: int):
         (decay if p.ndim > 1 else no_decay).append(p)
     groups = [{"params": decay, "weight_decay": r.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     if r.optimizer == "sgd":
-        opt = torch.optim.SGD(groups, lr=r.lr, momentum=r.momentum, nesterov=False)
+        opt = torch.optim.SGD(groups, lr=r.lr, momentum=r.momentum, nesterov=r.nesterov)
     elif r.optimizer == "rmsprop":
         opt = torch.optim.RMSprop(groups, lr=r.lr, alpha=r.rmsprop_alpha, eps=r.rmsprop_eps, momentum=r.momentum)
     else:
         opt = torch.optim.Adam(groups, lr=r.lr)
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(r, step, steps_per_epoch))
+
+
+def lr_factor(r: Recipe, step: int, steps_per_epoch: int) -> float:
+    """The learning rate at ``step`` as a fraction of ``r.lr``."""
     total = r.epochs * steps_per_epoch
-
-    def factor(step: int) -> float:
-        if r.schedule == "constant":
-            return 1.0
-        if r.schedule == "cosine":
-            return 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
-        epoch = step / steps_per_epoch
-        if r.schedule == "multistep":
-            return r.lr_decay ** sum(epoch >= m * r.epochs for m in r.milestones)
-        return r.lr_decay ** math.floor(epoch / r.step_epochs)
-
-    return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
+    warm = r.warmup * total
+    if step < warm:
+        return (step + 1) / warm
+    if r.schedule == "constant":
+        return 1.0
+    if r.schedule in ("cosine", "onecycle"):
+        t = (min(step, total) - warm) / max(1.0, total - warm)
+        return 0.5 * (1 + math.cos(math.pi * t)) if r.schedule == "cosine" else max(0.0, 1.0 - t)
+    epoch = step / steps_per_epoch
+    if r.schedule == "multistep":
+        return r.lr_decay ** sum(epoch >= m * r.epochs for m in r.milestones)
+    return r.lr_decay ** math.floor(epoch / r.step_epochs)
 
 
 @torch.inference_mode()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, normalizer: Normalizer, *,
-             batch_size: int = 500, topk: tuple[int, ...] = (1,), channels_last: bool = False) -> dict[str, float]:
+             batch_size: int = 1000, topk: tuple[int, ...] = (1,), channels_last: bool = False) -> dict[str, float]:
     """Top-k accuracies (fractions) and mean loss of ``model`` on uint8 images ``x``."""
     mf = torch.channels_last if channels_last else torch.contiguous_format
     was = model.training

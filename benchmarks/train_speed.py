@@ -1,0 +1,94 @@
+"""Training throughput (images/s) of the Table 1 SwiftNets beside a plain CNN of equal MACs and MobileNetV2-0.35.
+
+Prints figures (it is not a test). Every model runs the trainer's own step
+(:func:`gramlib.train.train` on in-memory uint8 CIFAR-10-shaped tensors: batched
+crop + flip, normalisation, forward, backward, SGD step) side by side in one run,
+so they share the machine's state. The SwiftNets are the cpu meta-graph's
+(``results/cpu/search_run/metagraph.json``) pruned to the paper's Table 1 MACs.
+
+    python benchmarks/train_speed.py                    # ~3 minutes on 2 cores
+    python benchmarks/train_speed.py --compile          # also time torch.compile (compile time reported)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from gramlib.evidence import match_macs
+from gramlib.experiments import mobilenet_v2, plain_cnn
+from gramlib.metagraph import MetaGraph
+from gramlib.model import build_model
+from gramlib.profiling import count_cost
+from gramlib.shape import level_grid, levels_for_budgets
+from gramlib.train import recipe_with, train
+
+ROOT = Path(__file__).resolve().parents[1]
+SHAPE = (3, 32, 32)
+
+
+def images_per_second(model: torch.nn.Module, images: int, batch_size: int, channels_last: bool) -> float:
+    """Train one epoch over ``images`` random images (after a 3-step warm-up) and return images/s."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (images, *SHAPE), dtype=torch.uint8, generator=g)
+    y = torch.randint(0, 10, (images,), generator=g)
+    recipe = recipe_with("cpu", epochs=1, batch_size=batch_size)
+    stats = dict(mean=(0.5,) * 3, std=(0.25,) * 3, progress=False, channels_last=channels_last, device="cpu")
+    train(model, x[: 3 * batch_size], y[: 3 * batch_size], recipe, **stats)  # warm-up (allocator, kernels)
+    return train(model, x, y, recipe, **stats).images_per_second
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--metagraph", default=str(ROOT / "results/cpu/search_run/metagraph.json"))
+    ap.add_argument("--budgets", type=float, nargs="+", default=[3, 5, 12, 36])
+    ap.add_argument("--images", type=int, default=4096, help="images per timed epoch")
+    ap.add_argument("--batch-size", type=int, default=256)
+    ap.add_argument("--compile", action="store_true", help="also time torch.compile'd SwiftNets")
+    args = ap.parse_args()
+
+    mg = MetaGraph.load(args.metagraph)
+    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine(),
+                      "images": args.images, "batch_size": args.batch_size}))
+    for pick in levels_for_budgets(mg, args.budgets, levels=level_grid(61)):
+        arch = mg.prune(pick["level"])
+        target = pick["mmacs"] * 1e6
+        width, _ = match_macs(lambda f: plain_cnn(f, 10), target, SHAPE, lo=0.1, hi=8.0, tolerance=0.15)
+        models = {
+            f"SwiftNet@{pick['budget_mmacs']:g}M": lambda: build_model(arch, 10, 3),
+            f"plain-CNN@{pick['budget_mmacs']:g}M": lambda: plain_cnn(width, 10),
+        }
+        for name, make in models.items():
+            for cl in (False, True):
+                torch.manual_seed(0)
+                m = make()
+                cost = count_cost(m, SHAPE)
+                ips = images_per_second(m, args.images, args.batch_size, cl)
+                print(json.dumps({"model": name, "mmacs": round(cost.mmacs, 2), "mparams": round(cost.params / 1e6, 3),
+                                  "channels_last": cl, "train_images_per_s": round(ips)}), flush=True)
+        if args.compile:
+            torch.manual_seed(0)
+            m = build_model(arch, 10, 3)
+            t0 = time.perf_counter()
+            mc = torch.compile(m)
+            ips = images_per_second(mc, args.images, args.batch_size, True)
+            print(json.dumps({"model": f"SwiftNet@{pick['budget_mmacs']:g}M compiled", "channels_last": True,
+                              "train_images_per_s": round(ips), "first_epoch_s_incl_compile": round(time.perf_counter() - t0, 1)}),
+                  flush=True)
+    m = mobilenet_v2(0.35, 10, small_input=True)
+    cost = count_cost(m, SHAPE)
+    for cl in (False, True):
+        torch.manual_seed(0)
+        m = mobilenet_v2(0.35, 10, small_input=True)
+        print(json.dumps({"model": "MobileNetV2-0.35 (small input)", "mmacs": round(cost.mmacs, 2),
+                          "mparams": round(cost.params / 1e6, 3), "channels_last": cl,
+                          "train_images_per_s": round(images_per_second(m, args.images, args.batch_size, cl))}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -210,7 +210,9 @@ def test_quick_scale_accuracies_mean_something():
 def test_cpu_table1_rows_within_5_points_or_reported_short():
     t1 = pd.read_csv(RESULTS / "cpu" / "04_table1_cifar10" / "table1.csv")
     summary = RESULTS / "cpu" / "08_summary" / "verdicts.csv"
-    verdicts = pd.read_csv(summary) if summary.exists() else pd.DataFrame({"claim": [], "verdict": []})
+    if not summary.exists():
+        pytest.skip("summary@cpu has not run yet (it runs once every cpu stage has)")
+    verdicts = pd.read_csv(summary)
     for row in t1.itertuples():
         if row.paper_accuracy - row.accuracy > 5:
             said = verdicts[verdicts.claim.str.startswith(f"{row.model} reaches")]

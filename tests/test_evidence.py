@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 
@@ -105,3 +107,28 @@ def test_equal_mac_pair_moves_the_level_when_widths_are_too_coarse(monkeypatch):
     monkeypatch.setattr(ev, "match_macs", coarse(1))  # no pruning level has 1 MAC: both knobs fail
     with pytest.raises(ev.MatchError, match="no pruning level"):
         ev.equal_mac_pair(mg, 0.65, 0.2, shape, tolerance=0.10)
+
+
+def test_speedup_at_equal_accuracy_reads_both_curves():
+    from gramlib.evidence import pareto_front, speedup_at_equal_accuracy, summarize_speedup
+
+    swift = [(70.0, 1.0), (80.0, 2.0), (85.0, 4.0), (75.0, 3.0)]  # (75, 3 ms) is dominated by (80, 2 ms)
+    assert pareto_front(swift) == [(70.0, 1.0), (80.0, 2.0), (85.0, 4.0)]
+    mobile = [(72.0, 2.0 * 2 ** 0.2), (80.0, 4.0), (90.0, 10.0)]  # twice the latency at 72 and 80; 90 % is out of range
+    rows = speedup_at_equal_accuracy(swift, mobile)
+    at_base = [r for r in rows if r["direction"] == "at baseline accuracy"]
+    assert math.isclose(at_base[0]["speedup"], 2.0) and math.isclose(at_base[1]["speedup"], 2.0)
+    assert math.isnan(at_base[2]["speedup"])  # never extrapolated
+    s = summarize_speedup(rows)
+    assert s["points"] >= 3 and s["min"] > 1.0
+    assert math.isnan(summarize_speedup([{"speedup": math.nan}])["geomean"])
+
+
+def test_accuracy_gaps_name_short_rows():
+    from gramlib.evidence import accuracy_gaps
+
+    got = accuracy_gaps([{"model": "a", "accuracy": 81.0, "paper_accuracy": 85.92},
+                         {"model": "b", "accuracy": 80.0, "paper_accuracy": 88.74},
+                         {"model": "c", "accuracy": 91.0, "paper_accuracy": 90.17},
+                         {"model": "d", "accuracy": None, "paper_accuracy": 90.0}])
+    assert [g["verdict"] for g in got] == ["within 5 points", "short by 8.7 points", "above the paper", "not run"]

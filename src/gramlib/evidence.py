@@ -249,17 +249,28 @@ def sample_distinct(mg: MetaGraph, n: int, max_tries: int = 1000) -> list[Archit
     raise ValueError(f"could not sample {n} distinct architectures in {max_tries} tries")
 
 
+LATENCY_BACKENDS = ("eager", "torchscript", "torchscript, DAGs forked", "onnxruntime", "onnxruntime, parallel")
+
+
 def latency_and_export(name: str, model: nn.Module, input_shape: tuple[int, int, int], workdir, *, runs: int = 100,
-                       warmup: int = 10) -> list[dict[str, Any]]:
+                       warmup: int = 10, backends: Sequence[str] = LATENCY_BACKENDS,
+                       threads: Sequence[int] = (1, 2)) -> list[dict[str, Any]]:
     """Batch-1 latency of one model across backends and thread counts, plus export fidelity.
 
-    Rows: eager and TorchScript at 1 and 2 threads, TorchScript with the DAGs of a
-    hierarchy forked concurrently (SwiftNets only), onnxruntime at 1 and 2 threads and
-    in its parallel mode. Each row carries the largest output difference of that
-    backend against eager PyTorch. In-process measurement: the inter-op pool size
-    is whatever this process started with (``benchmarks/latency.py`` controls it
-    per process).
+    Rows: eager and TorchScript at each thread count, TorchScript with the DAGs of a
+    hierarchy forked concurrently (SwiftNets only, 1 intra-op thread), onnxruntime at
+    each thread count and in its parallel mode. Each row carries the largest output
+    difference of that backend against eager PyTorch. In-process measurement: the
+    inter-op pool size is whatever this process started with (``benchmarks/latency.py``
+    controls it per process).
+
+    Args:
+        backends: which of :data:`LATENCY_BACKENDS` to measure.
+        threads: intra-op thread counts for "eager", "torchscript" and "onnxruntime".
     """
+    unknown = set(backends) - set(LATENCY_BACKENDS)
+    if unknown:
+        raise ValueError(f"unknown latency backends {sorted(unknown)}; choose from {LATENCY_BACKENDS}")
     import time
     from pathlib import Path
 
@@ -275,25 +286,32 @@ def latency_and_export(name: str, model: nn.Module, input_shape: tuple[int, int,
     def row(backend: str, threads: int, ms: float, diff: float) -> None:
         rows.append({"model": name, "backend": backend, "threads": threads, "latency_ms": ms, "max_abs_diff": diff})
 
-    for t in (1, 2):
-        row("eager", t, measure_latency(model, input_shape, runs=runs, warmup=warmup, threads=t).median_ms, 0.0)
-    ts = export_torchscript(model, input_shape)
-    diff_ts = max_abs_difference(model, ts, input_shape)
-    for t in (1, 2):
-        row("torchscript", t, measure_latency(ts, input_shape, runs=runs, warmup=warmup, threads=t).median_ms, diff_ts)
-    if isinstance(model, SwiftNet):
+    if "eager" in backends:
+        for t in threads:
+            row("eager", t, measure_latency(model, input_shape, runs=runs, warmup=warmup, threads=t).median_ms, 0.0)
+    if "torchscript" in backends:
+        ts = export_torchscript(model, input_shape)
+        diff_ts = max_abs_difference(model, ts, input_shape)
+        for t in threads:
+            row("torchscript", t, measure_latency(ts, input_shape, runs=runs, warmup=warmup, threads=t).median_ms, diff_ts)
+    if "torchscript, DAGs forked" in backends and isinstance(model, SwiftNet):
         with parallel_dags(model):
             tsp = export_torchscript(model, input_shape)
         row("torchscript, DAGs forked", 2, measure_latency(tsp, input_shape, runs=runs, warmup=warmup, threads=1).median_ms,
             max_abs_difference(model, tsp, input_shape))
+    ort_runs = [(label, kw, t) for label, kw, t in
+                [("onnxruntime", {"intra_op_threads": t}, t) for t in threads]
+                + [("onnxruntime, parallel", {"intra_op_threads": 1, "inter_op_threads": 2, "parallel": True}, 2)]
+                if label in backends]
+    if not ort_runs:
+        return rows
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
         return rows
     path = export_onnx(model, input_shape, workdir / f"{name}.onnx")
     x = np.random.default_rng(0).standard_normal((1, *input_shape)).astype(np.float32)
-    for label, kw, threads in [("onnxruntime", {"intra_op_threads": 1}, 1), ("onnxruntime", {"intra_op_threads": 2}, 2),
-                               ("onnxruntime, parallel", {"intra_op_threads": 1, "inter_op_threads": 2, "parallel": True}, 2)]:
+    for label, kw, nt in ort_runs:
         sess = onnx_session(path, **kw)
         inp = sess.get_inputs()[0].name
         for _ in range(warmup):
@@ -303,7 +321,7 @@ def latency_and_export(name: str, model: nn.Module, input_shape: tuple[int, int,
             t0 = time.perf_counter()
             sess.run(None, {inp: x})
             times.append((time.perf_counter() - t0) * 1e3)
-        row(label, threads, statistics.median(times), max_abs_difference(model, sess, input_shape))
+        row(label, nt, statistics.median(times), max_abs_difference(model, sess, input_shape))
     return rows
 
 
@@ -330,3 +348,78 @@ def recommended_proxy(metrics_path: str | Path, variants: Mapping[str, Mapping[s
     if name not in variants:
         raise ValueError(f"{path} recommends proxy variant {name!r}, which is not among {sorted(variants)}")
     return name, dict(variants[name])
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The (accuracy, latency) points no other point beats on both (higher accuracy at no more latency),
+    sorted by accuracy; along it latency rises with accuracy."""
+    front: list[tuple[float, float]] = []
+    for acc, ms in sorted(points, key=lambda p: (p[1], -p[0])):  # by latency, fastest first
+        if not front or acc > front[-1][0]:
+            front.append((acc, ms))
+    return front
+
+
+def latency_at_accuracy(points: Sequence[tuple[float, float]], accuracy: float) -> float:
+    """Latency of the (accuracy, latency) curve at ``accuracy``: interpolated along its Pareto front, linear in
+    log-latency; NaN outside the front's accuracy range (never extrapolated)."""
+    front = pareto_front(points)
+    if not front or not front[0][0] <= accuracy <= front[-1][0]:
+        return math.nan
+    if len(front) == 1:
+        return front[0][1]
+    accs = [a for a, _ in front]
+    return float(np.exp(np.interp(accuracy, accs, [math.log(ms) for _, ms in front])))
+
+
+def speedup_at_equal_accuracy(candidate: Sequence[tuple[float, float]], baseline: Sequence[tuple[float, float]]
+                              ) -> list[dict[str, float]]:
+    """The candidate's speed-up over the baseline at equal accuracy, read off two accuracy–latency curves.
+
+    Each curve is its Pareto front (a model beaten on both accuracy and latency by its own family is not on
+    the curve). For each baseline point, the candidate curve's latency at that accuracy (``direction`` "at baseline
+    accuracy"); for each candidate point, the baseline curve's latency at its accuracy ("at candidate
+    accuracy"). ``speedup`` = baseline latency / candidate latency (> 1: the candidate is faster); NaN where
+    the accuracy lies outside the other curve's range.
+
+    Args:
+        candidate, baseline: (accuracy, latency) points, e.g. SwiftNets and MobileNetV2 widths.
+    """
+    rows = []
+    for acc, ms in pareto_front(baseline):
+        c = latency_at_accuracy(candidate, acc)
+        rows.append({"direction": "at baseline accuracy", "accuracy": acc, "baseline_ms": ms, "candidate_ms": c,
+                     "speedup": ms / c if c == c else math.nan})
+    for acc, ms in pareto_front(candidate):
+        b = latency_at_accuracy(baseline, acc)
+        rows.append({"direction": "at candidate accuracy", "accuracy": acc, "baseline_ms": b, "candidate_ms": ms,
+                     "speedup": b / ms if b == b else math.nan})
+    return rows
+
+
+def summarize_speedup(rows: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """Geometric mean, minimum and maximum of the finite speed-ups, and how many points had one."""
+    s = [r["speedup"] for r in rows if r["speedup"] == r["speedup"]]
+    if not s:
+        return {"geomean": math.nan, "min": math.nan, "max": math.nan, "points": 0}
+    return {"geomean": float(np.exp(np.mean(np.log(s)))), "min": min(s), "max": max(s), "points": len(s)}
+
+
+def accuracy_gaps(rows: Sequence[Mapping[str, Any]], *, tolerance_points: float = 5.0, label: str = "model",
+                  ours: str = "accuracy", theirs: str = "paper_accuracy") -> list[dict[str, Any]]:
+    """Each row's accuracy against the paper's: the gap in points and whether it is within ``tolerance_points``.
+
+    Rows without a number (not run) get verdict "not run". ``verdict`` is "within N points" or
+    "short by X points" (ours below the paper's by more than the tolerance) or "above the paper".
+    """
+    out = []
+    for r in rows:
+        a, p = r.get(ours), r.get(theirs)
+        if a is None or p is None or a != a or p != p:
+            out.append({label: r.get(label), "ours": a, "paper": p, "gap_points": math.nan, "verdict": "not run"})
+            continue
+        gap = p - a
+        verdict = ("above the paper" if gap < 0 else f"within {tolerance_points:g} points" if gap <= tolerance_points
+                   else f"short by {gap:.1f} points")
+        out.append({label: r.get(label), "ours": a, "paper": p, "gap_points": gap, "verdict": verdict})
+    return out

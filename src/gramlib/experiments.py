@@ -101,6 +101,7 @@ def fit_and_score(name: str, build: Callable[[], nn.Module], train_data: ImageDa
     last = res.history[-1] if res.history else {}
     row.update({"epochs": recipe.epochs, "train_images": len(train_data), "test_images": len(test_data),
                 "train_seconds": last.get("seconds", 0.0), "final_train_loss": last.get("train_loss", math.nan),
+                "final_train_acc": 100.0 * last.get("train_acc", math.nan),
                 "train_images_per_s": res.images_per_second or math.nan})
     # the notebook's record of this training: one line (the progress bar went to the terminal)
     print(f"{name}: top-1 {row['top1']:.2f} % | {recipe.epochs} epochs on {len(train_data)} images | "

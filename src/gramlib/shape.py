@@ -10,6 +10,7 @@ changing, so the comparison isolates them.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
 from typing import Any, Iterable
@@ -23,6 +24,9 @@ from .profiling import count_cost
 from .skeleton import LAYOUTS, layout
 
 
+_COST_CACHE: dict[tuple[str, tuple[int, ...], int], tuple[Any, int]] = {}
+
+
 def with_layout(arch: Architecture, name: str) -> Architecture:
     """The same DAGs in another named layout (stem width and wiring rules kept)."""
     sk = arch.skeleton
@@ -32,10 +36,13 @@ def with_layout(arch: Architecture, name: str) -> Architecture:
 
 def arch_cost(arch: Architecture, input_shape: tuple[int, int, int] = (3, 32, 32), num_classes: int = 10) -> dict[str, Any]:
     """MACs, parameters, their ratio and the classifier's input width of one architecture."""
-    model = build_model(arch, num_classes, input_shape[0], input_size=input_shape[1])
-    c = count_cost(model, input_shape)
+    key = (json.dumps(arch.to_dict(), sort_keys=True), tuple(input_shape), num_classes)
+    if key not in _COST_CACHE:  # many pruning levels give the same architecture; fvcore's trace is the slow part
+        model = build_model(arch, num_classes, input_shape[0], input_size=input_shape[1])
+        _COST_CACHE[key] = (count_cost(model, input_shape), model.feature_channels)
+    c, feature_width = _COST_CACHE[key]
     return {"mmacs": c.mmacs, "mparams": c.params / 1e6, "macs_per_param": c.macs / max(1, c.params),
-            "feature_width": model.feature_channels, "edges": arch.num_edges,
+            "feature_width": feature_width, "edges": arch.num_edges,
             "active_nodes": arch.num_active_nodes, "identity_dags": len(arch.identity_dags())}
 
 
@@ -111,9 +118,10 @@ def level_grid(points: int = 61) -> list[float]:
 
 def levels_for_budgets(mg: MetaGraph, budgets_mmacs: Iterable[float], *, levels: Iterable[float] | None = None,
                        reference: str = "absolute", input_shape: tuple[int, int, int] = (3, 32, 32),
-                       num_classes: int = 10) -> list[dict[str, Any]]:
+                       num_classes: int = 10, scale: float = 1.0) -> list[dict[str, Any]]:
     """Figure 5's method for each budget: profile the meta-graph over the levels and take the level whose
-    model's MACs are nearest the budget (Table 1 at the paper's 3 / 5 / 12 / 36 M, Table 4 at its sizes)."""
+    model's MACs are nearest the budget (Table 1 at the paper's 3 / 5 / 12 / 36 M, Table 4 at its sizes,
+    Table 3 at its input sizes and channel up-scaling ``scale``)."""
     prof = level_profile(mg, level_grid() if levels is None else levels, reference=reference,
-                         input_shape=input_shape, num_classes=num_classes)
+                         input_shape=input_shape, num_classes=num_classes, scale=scale)
     return budget_rows(prof, budgets_mmacs)

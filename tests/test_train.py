@@ -1,0 +1,113 @@
+"""Training recipes, batched augmentation, the ELU kernel, progress routing and notebook stamps."""
+
+import math
+
+import nbformat
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gramlib.model import ELU
+from gramlib.progress import progress_bar
+from gramlib.train import RECIPES, Recipe, augment_batch, lr_factor, recipe_with
+
+
+def _loop_reference(x, seed, pad=4, flip=True):
+    g = torch.Generator().manual_seed(seed)
+    n, _, h, w = x.shape
+    p = F.pad(x, (pad, pad, pad, pad))
+    dy = torch.randint(0, 2 * pad + 1, (n,), generator=g)
+    dx = torch.randint(0, 2 * pad + 1, (n,), generator=g)
+    out = torch.stack([p[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(n)])
+    if flip:
+        f = torch.rand(n, generator=g) < 0.5
+        out[f] = out[f].flip(3)
+    return out
+
+
+@pytest.mark.parametrize("mode", ["crop_flip", "crop"])
+def test_batched_augmentation_equals_the_per_image_crop(mode):
+    x = torch.randn(32, 3, 12, 10)
+    got = augment_batch(x, mode, torch.Generator().manual_seed(3))
+    assert torch.equal(got, _loop_reference(x, 3, flip=mode == "crop_flip"))
+
+
+def test_crop_without_flip_keeps_left_to_right_order():
+    # a horizontal ramp stays increasing wherever a crop without flip lands (padding is 0 below the ramp)
+    x = torch.arange(1.0, 9.0).expand(64, 1, 8, 8).clone()
+    got = augment_batch(x, "crop", torch.Generator().manual_seed(0))
+    row = got[:, 0, 4]
+    nz = row.clamp(min=0)
+    assert all(torch.all(r[r > 0].diff() > 0) for r in nz)
+    assert torch.equal(augment_batch(x, "none", torch.Generator()), x)
+
+
+def test_onecycle_warms_up_then_falls_to_zero():
+    r = recipe_with("cpu", epochs=10)
+    steps = 100
+    f = [lr_factor(r, s, steps) for s in range(10 * steps)]
+    peak = int(r.warmup * 10 * steps)
+    assert f[0] < 0.01 and abs(max(f) - 1.0) < 1e-9 and f.index(max(f)) == peak - 1
+    assert all(b <= a + 1e-12 for a, b in zip(f[peak:], f[peak + 1:]))  # never rises after the peak
+    assert f[-1] < 0.002
+
+
+def test_paper_recipe_schedule_is_unchanged():
+    r = RECIPES["cifar10"]
+    assert r.nesterov is False and r.warmup == 0.0
+    assert lr_factor(r, 0, 10) == 1.0
+    assert math.isclose(lr_factor(r, 50 * 10, 10), 0.1) and math.isclose(lr_factor(r, 75 * 10, 10), 0.01)
+
+
+@pytest.mark.parametrize("bad", [dict(optimizer="adam", nesterov=True), dict(warmup=1.0), dict(schedule="linear")])
+def test_recipe_rejects_bad_settings(bad):
+    with pytest.raises(ValueError):
+        Recipe(**bad)
+
+
+def test_fast_elu_matches_torch_elu_and_its_gradient():
+    x = torch.randn(4, 8, 5, 5, dtype=torch.float64) * 3
+    a = x.clone().requires_grad_()
+    b = x.clone().requires_grad_()
+    ya, yb = ELU()(a), F.elu(b)
+    assert torch.allclose(ya, yb, atol=1e-12)
+    g = torch.randn_like(x)
+    ya.backward(g)
+    yb.backward(g)
+    assert torch.allclose(a.grad, b.grad, atol=1e-12)
+    with torch.no_grad():
+        assert torch.allclose(ELU()(x), F.elu(x), atol=1e-12)
+
+
+def test_progress_routing(monkeypatch):
+    monkeypatch.setenv("GRAMLIB_PROGRESS", "off")
+    assert progress_bar(range(3)).disable
+    monkeypatch.setenv("GRAMLIB_PROGRESS", "loud")
+    with pytest.raises(ValueError, match="GRAMLIB_PROGRESS"):
+        progress_bar(range(3))
+
+
+def test_rendered_notebook_is_stamped_once(tmp_path):
+    import datetime as dt
+
+    from gramlib.pipeline import stamp_notebook
+
+    path = tmp_path / "n.ipynb"
+    book = nbformat.v4.new_notebook()
+    book.cells.append(nbformat.v4.new_markdown_cell("# title"))
+    nbformat.write(book, path)
+    for _ in range(2):
+        stamp_notebook(path, scale="quick", commit="abc123", started=dt.datetime(2026, 1, 1), seconds=3725)
+    got = nbformat.read(path, as_version=4)
+    assert len(got.cells) == 2 and "1 h 02 min" in got.cells[0].source and "abc123" in got.cells[0].source
+    assert got.metadata["gramlib"]["wall_seconds"] == 3725
+
+
+def test_plain_cnn_trains_and_rejects_zero_width():
+    from gramlib.experiments import plain_cnn
+
+    m = plain_cnn(0.5, 10)
+    m(torch.randn(2, 3, 32, 32)).sum().backward()
+    assert all(p.grad is not None for p in m.parameters())
+    with pytest.raises(ValueError):
+        plain_cnn(0, 10)

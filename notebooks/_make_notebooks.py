@@ -551,7 +551,8 @@ def read(stem):
     p = res / stem
     return pd.read_csv(p) if p.exists() else pd.DataFrame()
 t1, t4, t3 = read("04_table1_cifar10/table1.csv"), read("05_table4_transfer/table4.csv"), read("06_imagenet_tables2_3/table3.csv")
-mb = pd.DataFrame(json.loads((res / "06_imagenet_tables2_3.metrics.json").read_text())).T.reset_index(names="model")
+m6 = json.loads((res / "06_imagenet_tables2_3.metrics.json").read_text())
+mb = pd.DataFrame({k: v for k, v in m6.items() if isinstance(v, dict) and "top1" in v}).T.reset_index(names="model")  # per-model rows only
 pts = []
 for r in t1.to_dict("records"):
     pts.append({"task": "CIFAR-10", "model": r["model"], "mmacs": r["mmacs"], "accuracy": r["accuracy"], "source": "ours"})

@@ -197,6 +197,7 @@ def search(space: SearchSpace, rule: UpdateRule, config: SearchConfig, out_dir: 
         try:  # files written by older gramlib versions: compare in today's form (new fields take their defaults)
             old["space"] = SearchSpace.from_dict(old["space"]).to_dict()
             old["rule"] = asdict(UpdateRule(**old["rule"]))
+            old["search"] = SearchConfig.from_dict(old["search"]).to_dict()  # e.g. recipe fields added since
         except (KeyError, TypeError, ValueError) as e:
             raise SearchError(f"{cfg_path} is not a readable search configuration: {e}") from e
         old_cmp = {**old, "search": {k: v for k, v in old.get("search", {}).items() if k != "iterations"}}

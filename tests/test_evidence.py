@@ -124,6 +124,29 @@ def test_speedup_at_equal_accuracy_reads_both_curves():
     assert math.isnan(summarize_speedup([{"speedup": math.nan}])["geomean"])
 
 
+def test_speedup_bounds_when_the_curves_do_not_overlap():
+    from gramlib.evidence import speedup_at_equal_accuracy, summarize_speedup
+
+    swift = [(70.0, 1.0), (80.0, 2.0)]
+    mobile = [(40.0, 3.0), (60.0, 6.0)]  # every MobileNet is less accurate and slower than the fastest SwiftNet
+    rows = speedup_at_equal_accuracy(swift, mobile)
+    assert all(math.isnan(r["speedup"]) for r in rows)
+    at_base = [r for r in rows if r["direction"] == "at baseline accuracy"]
+    assert [r["bound"] for r in at_base] == ["at least", "at least"]
+    assert [r["speedup_bound"] for r in at_base] == [3.0, 6.0]  # against the 1 ms SwiftNet, already more accurate
+    at_cand = [r for r in rows if r["direction"] == "at candidate accuracy"]
+    assert [r["bound"] for r in at_cand] == ["at least", "at least"]  # MobileNet would need more than its 6 ms
+    assert [r["speedup_bound"] for r in at_cand] == [6.0, 3.0]
+    s = summarize_speedup(rows)
+    assert math.isnan(s["geomean"]) and s["points"] == 0
+    assert s["at_least_points"] == 4 and math.isclose(s["at_least"], (3 * 6 * 6 * 3) ** 0.25)
+    # the mirror case: the baseline dominates, so the bounds are upper bounds and give no "at least"
+    flipped = summarize_speedup(speedup_at_equal_accuracy(mobile, swift))
+    assert flipped["at_least_points"] == 0 and math.isnan(flipped["at_least"])
+    mixed = speedup_at_equal_accuracy([(70.0, 1.0), (80.0, 2.0)], [(75.0, 3.0), (90.0, 9.0)])
+    assert [r["bound"] for r in mixed] == ["equal", "at most", "at most", "equal"]  # 90 % and 70 %: outside the other curve
+
+
 def test_accuracy_gaps_name_short_rows():
     from gramlib.evidence import accuracy_gaps
 

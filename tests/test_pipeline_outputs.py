@@ -76,11 +76,18 @@ def test_table1_rows_and_macs(scale):
             assert 10 <= row.macs_per_param <= 30, (row.model, row.macs_per_param)
 
 
+def paper_rows(table4: pd.DataFrame) -> pd.DataFrame:
+    """Table 4's rows at the paper's budgets (not the rows at larger budgets beyond the paper), indexed by task."""
+    return (table4[table4.target == "paper"] if "target" in table4 else table4).set_index("task")
+
+
 def test_table4_rows(scale):
     t = pd.read_csv(RESULTS / scale / "05_table4_transfer" / "table4.csv")
     assert set(t.task) == {r["task"] for r in paper.TABLE4}
+    assert len(paper_rows(t)) == len(paper.TABLE4)  # one row per task at the paper's MACs
     for row in t.itertuples():
-        arch_file = RESULTS / scale / "05_table4_transfer" / f"swiftnet-{row.task}.json"
+        suffix = "" if getattr(row, "target", "paper") == "paper" else f"-{row.target_mmacs:g}M"
+        arch_file = RESULTS / scale / "05_table4_transfer" / f"swiftnet-{row.task}{suffix}.json"
         if row.status == "run":
             assert 0 <= row.accuracy <= 100
             ch, size = (1, 28) if row.task in ("mnist", "fashion-mnist") else (3, 32)
@@ -94,9 +101,9 @@ def test_table3_rows_and_macs(scale):
     t = pd.read_csv(RESULTS / scale / "06_imagenet_tables2_3" / "table3.csv")
     want = set(itertools.product(p["sizes"], p["levels"], p["scales"]))
     assert set(zip(t.input, t.level, t.scale)) == want
-    paper_rows = {(r["input"], r["level"], r["scale"]) for r in paper.TABLE3}
-    if scale == "cpu":
-        assert paper_rows <= want  # the full paper table is covered
+    paper_keys = {(r["input"], r["level"], r["scale"]) for r in paper.TABLE3}
+    if scale == "cpu":  # every input size and level of the paper's table; up-scaling 1.25 is sized out (params.yaml)
+        assert {(i, l) for i, l, _ in paper_keys} <= {(i, l) for i, l, _ in want} and {1.0, 1.5} <= set(p["scales"])
     for row in t.itertuples():
         f = RESULTS / scale / "06_imagenet_tables2_3" / f"{row.model}.json"
         assert row.mmacs == pytest.approx(fvcore_mmacs(f, 10, 3, row.input), rel=1e-9)
@@ -113,8 +120,9 @@ def test_summary_lists_paper_numbers(scale):
     both = s.dropna(subset=["ours", "paper"])
     assert (both.ratio - both.ours / both.paper).abs().max() < 1e-9
     v = pd.read_csv(RESULTS / scale / "08_summary" / "verdicts.csv")
-    fixed = {"supported", "weakened", "cannot test here", "cannot test at this scale", "cannot compare directly"}
-    gaps = v.verdict.str.fullmatch(r"within 5 points|short by \d+(\.\d)? points|above the paper|not run")
+    fixed = {"supported", "supported (lower bound)", "contradicted", "weakened", "cannot test here", "cannot test at this scale",
+             "cannot compare directly"}
+    gaps = v.verdict.str.fullmatch(r"within \d+ points?|short by \d+(\.\d)? points|above the paper|not run")
     assert (v.verdict.isin(fixed) | gaps).all(), set(v.verdict)
 
 
@@ -201,7 +209,7 @@ def test_quick_scale_accuracies_mean_something():
     """The quick scale's models learn: issue #9's floors (chance is 10 %)."""
     t1 = pd.read_csv(QUICK / "04_table1_cifar10" / "table1.csv")
     assert (t1.accuracy >= 65).all(), dict(zip(t1.model, t1.accuracy))
-    t4 = pd.read_csv(QUICK / "05_table4_transfer" / "table4.csv").set_index("task")
+    t4 = paper_rows(pd.read_csv(QUICK / "05_table4_transfer" / "table4.csv"))
     assert t4.loc["fashion-mnist", "accuracy"] >= 85
     t3 = pd.read_csv(QUICK / "06_imagenet_tables2_3" / "table3.csv")
     assert (t3.top1 >= 40).all(), dict(zip(t3.model, t3.top1))
@@ -211,7 +219,7 @@ def test_quick_scale_accuracies_mean_something():
 @pytest.mark.xfail(strict=True, reason="issue #9, open: the quick meta-graph's model nearest MNIST's 0.23 M MACs has "
                                        "0.11 M (about stem + classifier) and reaches 83.6 %")
 def test_quick_scale_mnist_reaches_97():
-    t4 = pd.read_csv(QUICK / "05_table4_transfer" / "table4.csv").set_index("task")
+    t4 = paper_rows(pd.read_csv(QUICK / "05_table4_transfer" / "table4.csv"))
     assert t4.loc["mnist", "accuracy"] >= 97
 
 

@@ -159,6 +159,11 @@ class Architecture:
         """Operation nodes (node 0 excluded) that carry signal."""
         return sum(len(d.live_nodes(self.dag_output)) - 1 for d in self.dags)
 
+    def identity_hierarchies(self) -> list[int]:
+        """Indices of hierarchies whose every DAG reduces to an identity (the hierarchy only concatenates copies)."""
+        return [h for h in range(self.hierarchies)
+                if all(d.is_identity(self.dag_output) for d in self.hierarchy(h))]
+
     def identity_dags(self) -> list[int]:
         """Indices of DAGs that reduce to an identity (no live operation)."""
         return [k for k, d in enumerate(self.dags) if d.is_identity(self.dag_output)]

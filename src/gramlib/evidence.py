@@ -373,7 +373,7 @@ def latency_at_accuracy(points: Sequence[tuple[float, float]], accuracy: float) 
 
 
 def speedup_at_equal_accuracy(candidate: Sequence[tuple[float, float]], baseline: Sequence[tuple[float, float]]
-                              ) -> list[dict[str, float]]:
+                              ) -> list[dict[str, Any]]:
     """The candidate's speed-up over the baseline at equal accuracy, read off two accuracy–latency curves.
 
     Each curve is its Pareto front (a model beaten on both accuracy and latency by its own family is not on
@@ -382,27 +382,52 @@ def speedup_at_equal_accuracy(candidate: Sequence[tuple[float, float]], baseline
     accuracy"). ``speedup`` = baseline latency / candidate latency (> 1: the candidate is faster); NaN where
     the accuracy lies outside the other curve's range.
 
+    Outside that range the curves still bound the speed-up, if latency rises with accuracy beyond the
+    measured points: a baseline point less accurate than the candidate's fastest model is at least
+    ``baseline ms / fastest candidate ms`` slower than a candidate of its accuracy would be (``bound``
+    "at least"); a candidate more accurate than the baseline's slowest model is at least ``slowest baseline
+    ms / candidate ms`` faster; the mirror cases give "at most". ``speedup_bound`` holds that number (the
+    speed-up itself, ``bound`` "equal", inside the range).
+
     Args:
         candidate, baseline: (accuracy, latency) points, e.g. SwiftNets and MobileNetV2 widths.
     """
+    front_c, front_b = pareto_front(candidate), pareto_front(baseline)
+
+    def bound(acc: float, other: list[tuple[float, float]], *, other_is_candidate: bool) -> tuple[str, float]:
+        """Bound on the other curve's latency at ``acc`` from its end points, as (kind of speed-up bound, ms)."""
+        if not other:
+            return "none", math.nan
+        if acc < other[0][0]:  # the other family's fastest model is already more accurate
+            return ("at least" if other_is_candidate else "at most"), other[0][1]
+        return ("at most" if other_is_candidate else "at least"), other[-1][1]  # it needs more than its slowest
+
     rows = []
-    for acc, ms in pareto_front(baseline):
+    for acc, ms in front_b:
         c = latency_at_accuracy(candidate, acc)
+        kind, c_ms = ("equal", c) if c == c else bound(acc, front_c, other_is_candidate=True)
         rows.append({"direction": "at baseline accuracy", "accuracy": acc, "baseline_ms": ms, "candidate_ms": c,
-                     "speedup": ms / c if c == c else math.nan})
-    for acc, ms in pareto_front(candidate):
+                     "speedup": ms / c if c == c else math.nan, "bound": kind,
+                     "speedup_bound": ms / c_ms if c_ms == c_ms else math.nan})
+    for acc, ms in front_c:
         b = latency_at_accuracy(baseline, acc)
+        kind, b_ms = ("equal", b) if b == b else bound(acc, front_b, other_is_candidate=False)
         rows.append({"direction": "at candidate accuracy", "accuracy": acc, "baseline_ms": b, "candidate_ms": ms,
-                     "speedup": b / ms if b == b else math.nan})
+                     "speedup": b / ms if b == b else math.nan, "bound": kind,
+                     "speedup_bound": b_ms / ms if b_ms == b_ms else math.nan})
     return rows
 
 
-def summarize_speedup(rows: Sequence[Mapping[str, float]]) -> dict[str, float]:
-    """Geometric mean, minimum and maximum of the finite speed-ups, and how many points had one."""
+def summarize_speedup(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Geometric mean, minimum and maximum of the finite speed-ups, and how many points had one; and, when the
+    curves do not overlap (or beside the overlap), ``at_least``: the geometric mean over the points with a
+    speed-up or an "at least" bound (so itself a lower bound), with ``at_least_points``."""
     s = [r["speedup"] for r in rows if r["speedup"] == r["speedup"]]
-    if not s:
-        return {"geomean": math.nan, "min": math.nan, "max": math.nan, "points": 0}
-    return {"geomean": float(np.exp(np.mean(np.log(s)))), "min": min(s), "max": max(s), "points": len(s)}
+    lower = [r["speedup_bound"] for r in rows if r.get("bound") in ("equal", "at least")
+             and r.get("speedup_bound", math.nan) == r.get("speedup_bound", math.nan)]
+    geo = (lambda v: float(np.exp(np.mean(np.log(v)))) if v else math.nan)
+    out = {"geomean": geo(s), "min": min(s) if s else math.nan, "max": max(s) if s else math.nan, "points": len(s)}
+    return {**out, "at_least": geo(lower), "at_least_points": len(lower)}
 
 
 def accuracy_gaps(rows: Sequence[Mapping[str, Any]], *, tolerance_points: float = 5.0, label: str = "model",

@@ -103,6 +103,23 @@ def test_rendered_notebook_is_stamped_once(tmp_path):
     assert got.metadata["gramlib"]["wall_seconds"] == 3725
 
 
+def test_wall_times_add_up_the_run_stamps(tmp_path, monkeypatch):
+    import datetime as dt
+
+    import gramlib.pipeline as pl
+
+    monkeypatch.setattr(pl, "results_dir", lambda scale: tmp_path / scale)
+    (tmp_path / "cpu" / "notebooks").mkdir(parents=True)
+    for name, seconds in [("04_table1_cifar10", 3600), ("01_search", 1800), ("08_summary", None)]:
+        path = tmp_path / "cpu" / "notebooks" / f"{name}.ipynb"
+        nbformat.write(nbformat.v4.new_notebook(), path)
+        if seconds:  # 08 rendered before run stamps existed: left out
+            pl.stamp_notebook(path, scale="cpu", commit="abc", started=dt.datetime(2026, 1, 1), seconds=seconds)
+    rows = pl.wall_times("cpu")
+    assert [r["stage"] for r in rows] == ["search@cpu", "table1@cpu"]  # pipeline order, not file order
+    assert "**1 h 30 min**" in pl.wall_times_markdown("cpu")
+
+
 def test_plain_cnn_trains_and_rejects_zero_width():
     from gramlib.experiments import plain_cnn
 

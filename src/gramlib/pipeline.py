@@ -154,6 +154,32 @@ def stamp_notebook(path: Path, *, scale: str, commit: str, started: _dt.datetime
     atomic_write_text(path, nbformat.writes(book))
 
 
+def wall_times(scale: str) -> list[dict[str, Any]]:
+    """Each rendered notebook's run stamp at ``scale`` (stage, wall seconds, commit, start), in pipeline order;
+    notebooks not rendered, or rendered before run stamps existed, are left out."""
+    import nbformat
+
+    rows = []
+    for name, section in NOTEBOOKS.items():
+        path = results_dir(scale) / "notebooks" / f"{name}.ipynb"
+        if not path.exists():
+            continue
+        stamp = nbformat.read(path, as_version=4).metadata.get("gramlib", {})
+        if "wall_seconds" in stamp:
+            rows.append({"stage": f"{section}@{scale}", "notebook": name, "wall_seconds": stamp["wall_seconds"],
+                         "commit": stamp.get("commit"), "started": stamp.get("started")})
+    return rows
+
+
+def wall_times_markdown(scale: str) -> str:
+    """:func:`wall_times` as a Markdown table with the total (what README's timing tables are made of)."""
+    rows = wall_times(scale)
+    lines = ["| stage | wall time | commit | started |", "|---|---|---|---|"]
+    lines += [f"| `{r['stage']}` | {_duration(r['wall_seconds'])} | `{r['commit']}` | {r['started']} |" for r in rows]
+    lines.append(f"| **all {len(rows)} stages** | **{_duration(sum(r['wall_seconds'] for r in rows))}** | | |")
+    return "\n".join(lines)
+
+
 def _duration(seconds: float) -> str:
     m, s = divmod(int(round(seconds)), 60)
     h, m = divmod(m, 60)
@@ -163,10 +189,17 @@ def _duration(seconds: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m gramlib.pipeline", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("notebook", choices=sorted(NOTEBOOKS))
+    ap.add_argument("notebook", nargs="?", choices=sorted(NOTEBOOKS))
     ap.add_argument("--scale", required=True)
     ap.add_argument("--params", help="params file (default: params.yaml at the project root)")
+    ap.add_argument("--wall-times", action="store_true",
+                    help="print the scale's stage wall times from the rendered notebooks' run stamps (runs nothing)")
     args = ap.parse_args(argv)
+    if args.wall_times:
+        print(wall_times_markdown(args.scale))
+        return 0
+    if not args.notebook:
+        ap.error("name a notebook to run, or pass --wall-times")
     import logging
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")  # papermill streams the cells' output here

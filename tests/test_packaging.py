@@ -17,3 +17,20 @@ def test_environment_yml_lists_what_pyproject_lists():
 def test_torch_pair_pinned():
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     assert "torch==2.14.1" in deps and "torchvision==0.29.1" in deps
+
+
+def test_stage_commands_find_the_venv_without_an_activated_one():
+    import os
+    import subprocess
+
+    import yaml
+
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    assert all(s["do"]["cmd"].startswith("bash bin/stage ") for s in stages.values())
+    if not (ROOT / ".venv" / "bin" / "python").exists():
+        return  # set up some other way (conda): bin/stage uses the python on PATH
+    env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp")}  # no venv on PATH
+    got = subprocess.run(["bash", "bin/stage", "--scale", "smoke", "--wall-times"], cwd=ROOT, env=env,
+                         capture_output=True, text=True)
+    assert got.returncode == 0, got.stderr
+    assert got.stdout.startswith("| stage | wall time |")

@@ -20,10 +20,12 @@ $(STAMP): pyproject.toml
 # regenerate the quick results from scratch (committed copies are replaced: `git diff results/quick`
 # then shows how this machine's run differs); `make resume` continues an interrupted run instead
 run: setup
+	$(PY) -m gramlib.pipeline --check --scale quick
 	rm -rf results/quick data/checkpoints/quick
 	dvc repro --glob '*@quick'
 
 resume: setup
+	$(PY) -m gramlib.pipeline --check --scale quick
 	dvc repro --glob '*@quick'
 
 test: setup smoke
@@ -35,11 +37,13 @@ unit: setup
 # smoke results are not committed (results/smoke is ignored), so neither are their dvc.lock entries:
 # the lock is put back as it was, and `make test` leaves `git status` clean
 smoke: setup
+	$(PY) -m gramlib.pipeline --check --scale smoke
 	@mkdir -p .dvc/tmp && cp dvc.lock .dvc/tmp/dvc.lock.before-smoke
 	dvc repro --glob '*@smoke'; rc=$$?; cp .dvc/tmp/dvc.lock.before-smoke dvc.lock; exit $$rc
 
 # the real replication on 2 CPU cores: about a working day; every stage resumes after an interruption
 full: setup
+	$(PY) -m gramlib.pipeline --check --scale cpu
 	dvc repro --glob '*@cpu'
 
 bench: setup

@@ -1,6 +1,7 @@
 """Training recipes, batched augmentation, the ELU kernel, progress routing and notebook stamps."""
 
 import math
+import re
 
 import nbformat
 import pytest
@@ -128,3 +129,37 @@ def test_plain_cnn_trains_and_rejects_zero_width():
     assert all(p.grad is not None for p in m.parameters())
     with pytest.raises(ValueError):
         plain_cnn(0, 10)
+
+
+def _params_with(tmp_path, edit):
+    import yaml
+
+    from gramlib.pipeline import ROOT
+
+    p = yaml.safe_load((ROOT / "params.yaml").read_text())
+    edit(p["scales"]["smoke"])
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(p))
+    return path
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda s: s["figure3"].update(levl=0.9), "unknown key scales.smoke.figure3.levl"),
+    (lambda s: s["table1"].pop("epochs"), "missing key scales.smoke.table1.epochs"),
+    (lambda s: s["search"].update(iterations="four"), "scales.smoke.search.iterations = 'four'"),
+    (lambda s: s["table1"].update(epochs=[2, "x"]), "scales.smoke.table1.epochs"),
+])
+def test_params_that_would_fall_back_to_notebook_defaults_are_refused(tmp_path, edit, message):
+    from gramlib.pipeline import ParamsError, check_all_params, check_params
+
+    path = _params_with(tmp_path, edit)
+    with pytest.raises(ParamsError, match=re.escape(message)):
+        check_all_params("smoke", path)
+    check_params("08_summary", "smoke", path)  # the other notebooks' settings still pass
+
+
+def test_params_of_every_scale_match_the_notebooks():
+    from gramlib.pipeline import check_all_params
+
+    for scale in ("smoke", "quick", "cpu"):
+        check_all_params(scale)  # raises on any mismatch (quick's table1.epochs is one value per budget)

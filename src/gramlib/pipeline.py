@@ -52,6 +52,76 @@ def load_params(scale: str, path: str | Path | None = None) -> dict[str, Any]:
     return scales[scale]
 
 
+class ParamsError(ValueError):
+    """params.yaml does not match what a notebook's ``parameters`` cell declares."""
+
+
+def _compatible(value: Any, default: Any) -> bool:
+    """Whether a params.yaml value may replace a notebook default: None stands for "all"/"off" anywhere; a number
+    where the default is a float; a list of such where the default is a number (one value per row)."""
+    if value is None or default is None:
+        return True
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, (int, float)):
+        if isinstance(value, list):
+            return all(_compatible(v, default) for v in value)
+        return isinstance(value, (int, float)) and (isinstance(default, float) or isinstance(value, int))
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, (list, tuple))
+    return isinstance(value, type(default))
+
+
+def check_params(name: str, scale: str, params_file: str | Path | None = None) -> dict[str, Any]:
+    """The settings ``notebooks/<name>.ipynb`` gets at ``scale``, checked against its ``parameters`` cell.
+
+    Raises:
+        ParamsError: a key the notebook does not declare (a typo would otherwise fall back to the notebook's
+            default silently), a declared key missing (same), or a value of another type than the default's.
+    """
+    import ast
+
+    import papermill as pm
+
+    if name not in NOTEBOOKS:
+        raise ValueError(f"unknown notebook {name!r}; choose one of {sorted(NOTEBOOKS)}")
+    key = f"scales.{scale}.{NOTEBOOKS[name]}"
+    section = load_params(scale, params_file).get(NOTEBOOKS[name])
+    if section is None:
+        section = {}
+    if not isinstance(section, dict):
+        raise ParamsError(f"{key} in params.yaml must be a mapping, not {section!r}")
+    declared = {k: v for k, v in pm.inspect_notebook(str(ROOT / "notebooks" / f"{name}.ipynb")).items() if k != "scale"}
+    problems = [f"unknown key {key}.{k} (notebook {name} declares: {', '.join(declared) or 'nothing'})"
+                for k in section if k not in declared]
+    problems += [f"missing key {key}.{k} (notebook default {declared[k]['default']}: put it in params.yaml, so every "
+                 "scale says what it runs)" for k in declared if k not in section]
+    for k, v in section.items():
+        if k in declared:
+            try:
+                default = ast.literal_eval(declared[k]["default"])
+            except (ValueError, SyntaxError):
+                continue  # an expression: no type to compare
+            if not _compatible(v, default):
+                problems.append(f"{key}.{k} = {v!r}: expected a value like the notebook default {declared[k]['default']}"
+                                + (f" ({declared[k]['help']})" if declared[k].get("help") else ""))
+    if problems:
+        raise ParamsError("params.yaml does not match the notebooks:\n  " + "\n  ".join(problems))
+    return section
+
+
+def check_all_params(scale: str, params_file: str | Path | None = None) -> None:
+    """:func:`check_params` for every notebook, all problems in one error."""
+    problems = []
+    for name in NOTEBOOKS:
+        try:
+            check_params(name, scale, params_file)
+        except ParamsError as e:
+            problems += str(e).splitlines()[1:]
+    if problems:
+        raise ParamsError("params.yaml does not match the notebooks:\n" + "\n".join(problems))
+
+
 def results_dir(scale: str) -> Path:
     d = ROOT / "results" / scale
     d.mkdir(parents=True, exist_ok=True)
@@ -118,9 +188,7 @@ def run_notebook(name: str, scale: str, *, params_file: str | Path | None = None
     """Execute ``notebooks/<name>.ipynb`` at ``scale``; returns the rendered notebook's path."""
     import papermill as pm
 
-    if name not in NOTEBOOKS:
-        raise ValueError(f"unknown notebook {name!r}; choose one of {sorted(NOTEBOOKS)}")
-    section = load_params(scale, params_file).get(NOTEBOOKS[name], {}) or {}
+    section = check_params(name, scale, params_file)  # before anything is written
     out = results_dir(scale) / "notebooks" / f"{name}.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
     params = {"scale": scale, **section}
@@ -192,9 +260,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("notebook", nargs="?", choices=sorted(NOTEBOOKS))
     ap.add_argument("--scale", required=True)
     ap.add_argument("--params", help="params file (default: params.yaml at the project root)")
+    ap.add_argument("--check", action="store_true",
+                    help="check the scale's params.yaml block against every notebook's parameters cell (runs nothing)")
     ap.add_argument("--wall-times", action="store_true",
                     help="print the scale's stage wall times from the rendered notebooks' run stamps (runs nothing)")
     args = ap.parse_args(argv)
+    if args.check:
+        try:
+            check_all_params(args.scale, args.params)
+        except ParamsError as e:
+            print(e, file=sys.stderr)
+            return 2
+        print(f"params.yaml scale {args.scale}: every notebook's settings are declared and typed as its defaults")
+        return 0
     if args.wall_times:
         print(wall_times_markdown(args.scale))
         return 0

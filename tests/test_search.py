@@ -85,6 +85,30 @@ def test_budget_can_grow_on_resume(tmp_path, smoke):
     assert run(more, tmp_path / "g").iteration == 7
 
 
+def test_a_folder_is_never_silently_rewritten_or_overstated(tmp_path, smoke):
+    run(smoke, tmp_path / "f")
+    fewer = replace(smoke, search=replace(smoke.search, iterations=3))
+    with pytest.raises(SearchError, match="holds 5 iterations, more than the 3"):
+        run(fewer, tmp_path / "f")  # would report 5 iterations where params say 3
+    (tmp_path / "f" / "metagraph.json").unlink()
+    with pytest.raises(SearchError, match="holds 5 iterations but metagraph.json is missing"):
+        run(smoke, tmp_path / "f")
+    assert len((tmp_path / "f" / "history.jsonl").read_text().splitlines()) == 5  # untouched
+
+
+def test_zero_iterations_and_bad_settings(tmp_path, smoke):
+    none = replace(smoke, search=replace(smoke.search, iterations=0))
+    mg = run(none, tmp_path / "z")
+    assert mg.iteration == 0 and load_history(tmp_path / "z") == []
+    for field, value in [("iterations", "four"), ("seed", 1.7), ("iterations", True)]:
+        with pytest.raises(TypeError, match=field):
+            replace(smoke.search, **{field: value})
+    typo = replace(smoke.search, dataset="cifar-1O")
+    with pytest.raises(Exception, match="cifar-1O"):
+        search(smoke.space, smoke.rule, typo, tmp_path / "t", progress=False)
+    assert not (tmp_path / "t" / "config.json").exists()  # the corrected name can still use the folder
+
+
 def test_diverged_candidate_is_logged_and_skipped(tmp_path, smoke, monkeypatch, caplog):
     real_train = search_mod.train
     calls = {"n": 0}

@@ -90,6 +90,10 @@ class SearchConfig:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        for name in ("iterations", "seed", "proxy_train", "proxy_val"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise TypeError(f"SearchConfig.{name} must be an int, got {v!r}")
         if self.iterations < 0:
             raise ValueError(f"iterations must be >= 0, got {self.iterations}")
         if self.proxy_train < 1 or self.proxy_val < 1:
@@ -204,23 +208,32 @@ def search(space: SearchSpace, rule: UpdateRule, config: SearchConfig, out_dir: 
         new_cmp = {**settings, "search": {k: v for k, v in settings["search"].items() if k != "iterations"}}
         if json.loads(json.dumps(old_cmp)) != json.loads(json.dumps(new_cmp)):
             raise SearchError(f"{out} holds a search with other settings; use another folder or delete it")
-    atomic_write_json(cfg_path, settings)  # the iteration budget may grow on resume
+    earlier = _read_history(hist_path, upto=10**12)
+    # one row without a checkpoint is a kill before the first save (that iteration is redone); more means the
+    # checkpoint was lost, and resuming from 0 would silently rewrite the history
+    if not mg_path.exists() and len(earlier) > 1:
+        raise SearchError(f"{hist_path} holds {len(earlier)} iterations but {mg_path.name} is missing: restore the "
+                          "checkpoint, or delete the folder to start again")
+    if proxy is None:  # before anything is written: a bad dataset must not leave a config.json behind
+        data = load_split(config.dataset, "train", root=config.data_root, mirror=config.mirror)
+        proxy = make_proxy(data, config.proxy_train, config.proxy_val, per_class=config.per_class, seed=config.seed)
     if mg_path.exists():
         mg = MetaGraph.load(mg_path, expected_space=space)
         if asdict(mg.rule) != asdict(rule) or mg.seed != config.seed:
             raise SearchError(f"{mg_path} was written with another update rule or seed")
+        if mg.iteration > config.iterations:
+            raise SearchError(f"{out} holds {mg.iteration} iterations, more than the {config.iterations} asked for: "
+                              "use another folder (the meta-graph at an earlier iteration: gramlib.search.replay)")
         log.info("resuming search in %s at iteration %d", out, mg.iteration)
     else:
         mg = MetaGraph(space, rule, seed=config.seed)
+    atomic_write_json(cfg_path, settings)  # the iteration budget may grow on resume
     history = _read_history(hist_path, mg.iteration)
     if len(history) != mg.iteration:
         raise SearchError(f"{hist_path} holds {len(history)} iterations but the meta-graph {mg.iteration}")
     # drop any row written after the last checkpoint: that iteration is redone identically
     atomic_write_text(hist_path, "".join(json.dumps(r) + "\n" for r in history))
 
-    if proxy is None:
-        data = load_split(config.dataset, "train", root=config.data_root, mirror=config.mirror)
-        proxy = make_proxy(data, config.proxy_train, config.proxy_val, per_class=config.per_class, seed=config.seed)
     todo = config.iterations - mg.iteration
     if stop_after is not None:
         todo = min(todo, stop_after)
@@ -257,6 +270,8 @@ def search(space: SearchSpace, rule: UpdateRule, config: SearchConfig, out_dir: 
             mg.save(mg_path)
             bar.update()
             bar.set_postfix(acc=row["accuracy"], beta=round(mg.beta, 3), mmac=round(res["macs"] / 1e6, 1))
+    if not mg_path.exists():  # iterations = 0: the initial meta-graph is the result
+        mg.save(mg_path)
     return mg
 
 

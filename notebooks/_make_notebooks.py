@@ -785,7 +785,8 @@ test_limit = 128
 search_iterations = 3
 search_seeds = [0]
 budget_mmacs = 20
-search_proxy = {}  # proxy settings for section 2's searches (see 10_proxy), e.g. {"schedule": "cosine"}
+proxy_from = "smoke"  # a scale whose 10_proxy recommendation sets section 2's proxy (a dvc dependency); None: search_proxy
+search_proxy = {}  # with proxy_from None: proxy settings for section 2's searches, e.g. {"schedule": "cosine"}
 latency_runs = 10""",
    [("md", "## 1. Structure-level pruning vs width multiplier at equal MACs"),
     ("code", """\
@@ -845,6 +846,13 @@ from gramlib.experiments import pruning_profile, level_for_budget
 from gramlib.architecture import Architecture
 from gramlib.evidence import proxy_variant
 from gramlib.experiments import run_key
+from gramlib.evidence import recommended_proxy
+from gramlib.pipeline import load_params
+proxy_name = "as given (search_proxy)"
+if proxy_from:
+    proxy_name, search_proxy = recommended_proxy(ROOT / "results" / proxy_from / "10_proxy.metrics.json",
+                                                 load_params(proxy_from)["proxy"]["variants"])
+print("section 2's proxy:", proxy_name, search_proxy or "(the profile's default)")
 curves, finals = [], []
 suffix = f"-proxy-{run_key(**search_proxy)[:8]}" if search_proxy else ""  # other proxy settings: another folder
 for sd in search_seeds:
@@ -870,7 +878,7 @@ for sd in search_seeds:
             finals.append({"mode": mode, "seed": sd, "pick": what, "proxy_best": best["accuracy"], "test_top1": r["top1"], "mmacs": r["mmacs"]})
 curves, finals = pd.DataFrame(curves), pd.DataFrame(finals)
 save_table(finals, out / "gram_vs_random", scale=scale,
-           caption=f"GRAM vs random search, {search_iterations} iterations each, cpu profile, proxy {search_proxy or 'as in the profile'}")
+           caption=f"GRAM vs random search, {search_iterations} iterations each, cpu profile, proxy {proxy_name}: {search_proxy or 'as in the profile'}")
 finals.round(3)"""),
     ("code", """\
 curves["rolling"] = curves.groupby(["mode", "seed"]).accuracy.transform(lambda s: s.rolling(max(1, len(s) // 10), min_periods=1).mean())

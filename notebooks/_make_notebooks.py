@@ -439,7 +439,7 @@ thread measured side by side for the speed-up at equal accuracy (the paper's
 headline: 2.42× over MobileNetV2 at input 96, 2.11× at 128, on a Pixel 1).
 
 {TRAIN_NOTE}""",
-   'dataset = "imagenette"\ndata_dir = None\nsizes = [96]\nlevels = [0.5]\nscales = [1.0]\nat_paper_macs = True  # prune each row to the level whose model has Table 3\'s MACs (False: the paper\'s level literally)\ngrid_points = 6  # the level grid for that (as Figure 5\'s)\nrecipe = "cpu"  # gramlib.train.RECIPES: cpu | imagenet (the paper\'s)\nepochs = 1\ntrain_limit = 64\ntest_limit = 64\nmobilenet_width = 0.35  # the paper\'s Table 2 baseline\nmobilenet_widths = [0.35]  # MobileNetV2 widths trained for the accuracy-latency curve (include mobilenet_width)\nlatency_runs = 3\nseed = 0',
+   'dataset = "imagenette"\ndata_dir = None\nsizes = [96]\nlevels = [0.5]\nscales = [1.0]\nat_paper_macs = True  # prune each row to the level whose model has Table 3\'s MACs (False: the paper\'s level literally)\ngrid_points = 6  # the level grid for that (as Figure 5\'s)\nrecipe = "cpu"  # gramlib.train.RECIPES: cpu | imagenet (the paper\'s)\nepochs = 1\ntrain_limit = 64\ntest_limit = 64\nmobilenet_width = 0.35  # the paper\'s Table 2 baseline\nmobilenet_widths = [0.35]  # MobileNetV2 widths trained for the accuracy-latency curve, or {input size: widths}\nlatency_runs = 3\nseed = 0',
    [("code", """\
 import torch
 from gramlib.experiments import load_train_test, fit_and_score, mobilenet_v2
@@ -449,7 +449,9 @@ from gramlib.shape import level_grid, levels_for_budgets
 label = "Imagenette (ImageNet stand-in)" if dataset == "imagenette" else dataset
 recipe = recipe_with(recipe, epochs=epochs)
 paper_macs = {(r["input"], r["level"], r["scale"]): r["mmacs"] for r in paper.TABLE3}
-widths = sorted(set(mobilenet_widths) | {mobilenet_width})
+def widths_at(size):  # mobilenet_width (Table 2's baseline) always among them
+    w = mobilenet_widths.get(size, mobilenet_widths.get(str(size), [])) if isinstance(mobilenet_widths, dict) else mobilenet_widths
+    return sorted(set(w) | {mobilenet_width})
 rows, models = [], {}
 for size in sizes:
     train_data, test_data = load_train_test(dataset, input_size=size, train_limit=train_limit, test_limit=test_limit,
@@ -471,7 +473,7 @@ for size in sizes:
             r = fit_and_score(name, models[name], train_data, test_data, recipe,
                               key={"arch": arch.to_dict(), "size": size}, **common)
             rows.append({"family": "SwiftNet", "input": size, "level": level, "level_used": level_used, "scale": s, **r})
-    for w in widths:
+    for w in widths_at(size):
         name = f"MobileNetV2-{w}-{size}"
         models[name] = lambda w=w: mobilenet_v2(w, n_cls)
         r = fit_and_score(name, models[name], train_data, test_data, recipe,

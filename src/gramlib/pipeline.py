@@ -58,7 +58,8 @@ class ParamsError(ValueError):
 
 def _compatible(value: Any, default: Any) -> bool:
     """Whether a params.yaml value may replace a notebook default: None stands for "all"/"off" anywhere; a number
-    where the default is a float; a list of such where the default is a number (one value per row)."""
+    where the default is a float; a list of such where the default is a number (one value per row); a mapping of
+    lists where the default is a list (one list per key)."""
     if value is None or default is None:
         return True
     if isinstance(default, bool) or isinstance(value, bool):
@@ -67,8 +68,8 @@ def _compatible(value: Any, default: Any) -> bool:
         if isinstance(value, list):
             return all(_compatible(v, default) for v in value)
         return isinstance(value, (int, float)) and (isinstance(default, float) or isinstance(value, int))
-    if isinstance(default, (list, tuple)):
-        return isinstance(value, (list, tuple))
+    if isinstance(default, (list, tuple)):  # a list, or one list per key (e.g. per input size)
+        return isinstance(value, (list, tuple)) or (isinstance(value, dict) and all(isinstance(v, list) for v in value.values()))
     return isinstance(value, type(default))
 
 

@@ -591,7 +591,7 @@ for r in t1.to_dict("records"):
     pts.append({"task": "CIFAR-10", "model": r["model"], "mmacs": r["paper_mmacs"], "accuracy": r["paper_accuracy"], "source": "paper"})
 for r in t4.to_dict("records"):
     if r.get("status") == "run":
-        model = "SwiftNet" if r.get("target", "paper") == "paper" else f"SwiftNet-{r['target_mmacs']:g}M (beyond the paper)"
+        model = "SwiftNet" if r["target"] == "paper" else f"SwiftNet-{r['target_mmacs']:g}M (beyond the paper)"
         pts.append({"task": r["task"], "model": model, "mmacs": r["mmacs"], "accuracy": r["accuracy"], "source": "ours"})
 for r in paper.TABLE4:
     pts.append({"task": r["task"], "model": "SwiftNet", "mmacs": r["mmacs"], "accuracy": r["accuracy"], "source": "paper"})
@@ -655,13 +655,12 @@ for r in t1.to_dict("records"):
             "paper: 3 M MACs and 250 k parameters")
 for r in t4.to_dict("records"):
     run = r.get("status") == "run"
-    if r.get("target", "paper") != "paper":  # beyond the paper: the same task at a larger budget, for the cause of a gap
+    if r["target"] != "paper":  # beyond the paper: the same task at a larger budget, for the cause of a gap
         if run:
             add("Table 4 (beyond the paper)", f"{r['task']} accuracy (%) at {r['mmacs']:.2f} M MACs", r["accuracy"], r["paper_accuracy"],
                 f"the paper's model has {r['paper_mmacs']:g} M MACs")
         continue
-    structure = (f"{int(r['active_nodes'])} convolutions, {int(r['identity_hierarchies'])} hierarchies pruned to identities"
-                 if r.get("active_nodes") == r.get("active_nodes") and "active_nodes" in r else "")
+    structure = f"{int(r['active_nodes'])} convolutions, {int(r['identity_hierarchies'])} hierarchies pruned to identities"
     add("Table 4", f"{r['task']} accuracy (%)", r.get("accuracy") if run else None, r.get("paper_accuracy"),
         structure if run else r.get("status", ""))
     add("Table 4", f"{r['task']} MACs (M)", r.get("mmacs") if run else None, r.get("paper_mmacs"))
@@ -732,20 +731,19 @@ for r in metrics("06_imagenet_tables2_3").get("speedup_equal_accuracy", []):
         verdict(claim, "cannot test at this scale", "the curves do not overlap in accuracy and bound nothing")
 # 3c. Table 4: accuracy at the paper's MACs for each task, and what the budget leaves of the network
 if len(t4):
-    t4p = t4[t4.target == "paper"] if "target" in t4 else t4
+    t4p = t4[t4.target == "paper"]
     for g, r in zip(accuracy_gaps(t4p.to_dict("records"), label="task", tolerance_points=1.0), t4p.to_dict("records")):
         if g["verdict"] == "not run":
             continue
-        beyond = t4[(t4.task == r["task"]) & (t4.target != "paper") & (t4.status == "run")] if "target" in t4 else t4.iloc[0:0]
+        beyond = t4[(t4.task == r["task"]) & (t4.target != "paper") & (t4.status == "run")]
         why = f"{g['ours']:.2f} % vs {g['paper']:.2f} % at {r['mmacs']:.2f} M MACs (paper {r['paper_mmacs']:g} M)"
-        if "active_nodes" in r:
-            why += f"; the pruned network keeps {int(r['active_nodes'])} convolutions, {int(r['identity_hierarchies'])} hierarchies are identities"
+        why += f"; the pruned network keeps {int(r['active_nodes'])} convolutions, {int(r['identity_hierarchies'])} hierarchies are identities"
         why += "".join(f"; the same meta-graph at {b.mmacs:.2f} M MACs: {b.accuracy:.2f} %" for b in beyond.itertuples())
         verdict(f"{r['task']} reaches the paper's accuracy within 1 point at its MACs (Table 4)",
                 g["verdict"] if informative(g["ours"]) else "cannot test at this scale", why)
 # 4. SVHN
 if len(t4):
-    sv = t4[(t4.task == "svhn") & ((t4.target == "paper") if "target" in t4 else True)]
+    sv = t4[(t4.task == "svhn") & (t4.target == "paper")]
     if len(sv) and sv.status.iloc[0] != "run":
         verdict("Meta-graph transfers to SVHN (Table 4)", "cannot test here", "SVHN cannot be downloaded on this machine")
 verdict("ImageNet-1K numbers (Tables 2-3)", "cannot test here", "ImageNet-1K is not available; Imagenette (10 classes) stands in")

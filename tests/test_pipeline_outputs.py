@@ -86,7 +86,7 @@ NOT_THE_PAPERS_SHAPE = {("cpu", "SwiftNet-0.4"), ("cpu", "SwiftNet-0.3")}
 
 def paper_rows(table4: pd.DataFrame) -> pd.DataFrame:
     """Table 4's rows at the paper's budgets (not the rows at larger budgets beyond the paper), indexed by task."""
-    return (table4[table4.target == "paper"] if "target" in table4 else table4).set_index("task")
+    return table4[table4.target == "paper"].set_index("task")
 
 
 def test_table4_rows(scale):
@@ -94,7 +94,7 @@ def test_table4_rows(scale):
     assert set(t.task) == {r["task"] for r in paper.TABLE4}
     assert len(paper_rows(t)) == len(paper.TABLE4)  # one row per task at the paper's MACs
     for row in t.itertuples():
-        suffix = "" if getattr(row, "target", "paper") == "paper" else f"-{row.target_mmacs:g}M"
+        suffix = "" if row.target == "paper" else f"-{row.target_mmacs:g}M"
         arch_file = RESULTS / scale / "05_table4_transfer" / f"swiftnet-{row.task}{suffix}.json"
         if row.status == "run":
             assert 0 <= row.accuracy <= 100

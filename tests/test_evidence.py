@@ -155,3 +155,13 @@ def test_accuracy_gaps_name_short_rows():
                          {"model": "c", "accuracy": 91.0, "paper_accuracy": 90.17},
                          {"model": "d", "accuracy": None, "paper_accuracy": 90.0}])
     assert [g["verdict"] for g in got] == ["within 5 points", "short by 8.7 points", "above the paper", "not run"]
+
+
+def test_network_left_says_what_the_budget_kept():
+    from gramlib.evidence import network_left
+
+    assert network_left({"active_nodes": 12, "identity_hierarchies": 1}) == "12 convolutions, 1 hierarchy pruned to identities"
+    assert (network_left({"active_nodes": 32, "identity_hierarchies": 0, "width": 0.25})
+            == "32 convolutions at width 0.25, no hierarchy pruned to identities")
+    assert network_left({"active_nodes": 1, "identity_hierarchies": 2, "width": 1.0}).startswith("1 convolution, 2 hierarchies")
+    assert "width" not in network_left({"active_nodes": 3, "identity_hierarchies": 0, "width": float("nan")})

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import trained_metagraph
 from gramlib.evidence import recommended_proxy
-from gramlib.shape import (is_monotone, layouts_at_budgets, level_grid, level_profile, levels_for_budgets,
+from gramlib.shape import (is_monotone, width_for, layouts_at_budgets, level_grid, level_profile, levels_for_budgets,
                            nearest_level, with_layout)
 
 
@@ -62,3 +62,27 @@ def test_recommended_proxy_reads_the_study(tmp_path):
     with pytest.raises(ValueError, match="run the proxy stage"):
         recommended_proxy(tmp_path / "missing.json", variants)
 
+
+
+def test_width_for_reads_one_number_or_a_mapping():
+    assert width_for(0.5, "mnist") == 0.5
+    assert width_for({"mnist": 0.25, "svhn": 1}, "svhn") == 1.0
+    with pytest.raises(ValueError, match="no entry for 'fashion-mnist'"):
+        width_for({"mnist": 0.25}, "fashion-mnist")
+    for bad in (0, -1.0, float("nan"), "0.5", True):
+        with pytest.raises(ValueError, match="finite number > 0"):
+            width_for(bad, "mnist")
+
+
+def test_thinning_before_budget_matching_keeps_more_of_the_network(paper_space):
+    """At 28 px a budget near the smallest full-width model prunes whole hierarchies; a width multiplier applied
+    first leaves a network with more convolutions at no more MACs (Table 4's width)."""
+    mg = trained_metagraph(paper_space, 40)
+    grid = level_grid(31)
+    budget = min(r["mmacs"] for r in level_profile(mg, grid, input_shape=(1, 28, 28)))
+    full, = levels_for_budgets(mg, [budget], levels=grid, input_shape=(1, 28, 28))
+    thin, = levels_for_budgets(mg, [budget], levels=grid, input_shape=(1, 28, 28), scale=0.25)
+    assert thin["mmacs"] <= budget * 1.2
+    full_arch, thin_arch = mg.prune(full["level"]), mg.prune(thin["level"]).scale_channels(0.25)
+    assert thin_arch.num_active_nodes > full_arch.num_active_nodes
+    assert len(thin_arch.identity_hierarchies()) <= len(full_arch.identity_hierarchies())

@@ -148,6 +148,9 @@ def _params_with(tmp_path, edit):
     (lambda s: s["table1"].pop("epochs"), "missing key scales.smoke.table1.epochs"),
     (lambda s: s["search"].update(iterations="four"), "scales.smoke.search.iterations = 'four'"),
     (lambda s: s["table1"].update(epochs=[2, "x"]), "scales.smoke.table1.epochs"),
+    # a list is one value per row only where the notebook reads it so (table1.epochs), never for a seed
+    (lambda s: s["table1"].update(seed=[1, 2]), "scales.smoke.table1.seed = [1, 2]"),
+    (lambda s: s["table4"].update(width={"mnist": "thin"}), "scales.smoke.table4.width"),
 ])
 def test_params_that_would_fall_back_to_notebook_defaults_are_refused(tmp_path, edit, message):
     from gramlib.pipeline import ParamsError, check_all_params, check_params
@@ -156,6 +159,18 @@ def test_params_that_would_fall_back_to_notebook_defaults_are_refused(tmp_path, 
     with pytest.raises(ParamsError, match=re.escape(message)):
         check_all_params("smoke", path)
     check_params("08_summary", "smoke", path)  # the other notebooks' settings still pass
+
+
+def test_per_task_and_per_size_settings_are_accepted(tmp_path):
+    from gramlib.pipeline import check_params
+
+    def edit(s):
+        s["table4"].update(width={"mnist": 0.25, "fashion-mnist": 0.5, "svhn": 1})
+        s["imagenet"].update(mobilenet_widths={96: [0.35, 0.5]})
+
+    path = _params_with(tmp_path, edit)
+    assert check_params("05_table4_transfer", "smoke", path)["width"]["mnist"] == 0.25
+    assert check_params("06_imagenet_tables2_3", "smoke", path)["mobilenet_widths"] == {96: [0.35, 0.5]}
 
 
 def test_params_of_every_scale_match_the_notebooks():

@@ -444,7 +444,19 @@ def accuracy_gaps(rows: Sequence[Mapping[str, Any]], *, tolerance_points: float 
             out.append({label: r.get(label), "ours": a, "paper": p, "gap_points": math.nan, "verdict": "not run"})
             continue
         gap = p - a
-        verdict = ("above the paper" if gap < 0 else f"within {tolerance_points:g} points" if gap <= tolerance_points
+        verdict = ("above the paper" if gap < 0 else f"within {tolerance_points:g} point{'' if tolerance_points == 1 else 's'}"
+                   if gap <= tolerance_points
                    else f"short by {gap:.1f} points")
         out.append({label: r.get(label), "ours": a, "paper": p, "gap_points": gap, "verdict": verdict})
     return out
+
+
+def network_left(row: dict[str, Any]) -> str:
+    """What budget matching left of a pruned network, from a Table 4 row: its convolutions, the hierarchies pruned
+    to identities and, when thinned, the width multiplier (e.g. "32 convolutions at width 0.25, no hierarchy
+    pruned to identities")."""
+    n, ident = int(row["active_nodes"]), int(row["identity_hierarchies"])
+    width = row.get("width")
+    at = f" at width {float(width):g}" if width is not None and width == width and float(width) != 1.0 else ""
+    hier = ("no hierarchy" if ident == 0 else "1 hierarchy" if ident == 1 else f"{ident} hierarchies")
+    return f"{n} convolution{'' if n == 1 else 's'}{at}, {hier} pruned to identities"

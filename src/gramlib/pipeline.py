@@ -56,20 +56,29 @@ class ParamsError(ValueError):
     """params.yaml does not match what a notebook's ``parameters`` cell declares."""
 
 
-def _compatible(value: Any, default: Any) -> bool:
+#: settings that may be given per row (a list where the notebook default is one number) or per key (a mapping of
+#: such values): the notebooks that read them say so in their parameters cell; any other setting must be the
+#: notebook default's type, so e.g. ``seed: [1, 2]`` is refused, not silently taken as a seed list
+PER_ROW = {("table1", "epochs")}
+PER_KEY = {("imagenet", "mobilenet_widths"), ("table4", "width")}
+
+
+def _compatible(value: Any, default: Any, *, per_row: bool = False, per_key: bool = False) -> bool:
     """Whether a params.yaml value may replace a notebook default: None stands for "all"/"off" anywhere; a number
-    where the default is a float; a list of such where the default is a number (one value per row); a mapping of
-    lists where the default is a list (one list per key)."""
+    where the default is a float (an int only where it is an int); with ``per_row``, a list of such; with
+    ``per_key``, a mapping of such."""
     if value is None or default is None:
         return True
+    if per_key and isinstance(value, dict):
+        return all(_compatible(v, default, per_row=per_row) for v in value.values())
+    if per_row and isinstance(value, list) and not isinstance(default, (list, tuple)):
+        return all(_compatible(v, default) for v in value)
     if isinstance(default, bool) or isinstance(value, bool):
         return isinstance(value, bool) and isinstance(default, bool)
     if isinstance(default, (int, float)):
-        if isinstance(value, list):
-            return all(_compatible(v, default) for v in value)
         return isinstance(value, (int, float)) and (isinstance(default, float) or isinstance(value, int))
-    if isinstance(default, (list, tuple)):  # a list, or one list per key (e.g. per input size)
-        return isinstance(value, (list, tuple)) or (isinstance(value, dict) and all(isinstance(v, list) for v in value.values()))
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, (list, tuple))
     return isinstance(value, type(default))
 
 
@@ -103,7 +112,8 @@ def check_params(name: str, scale: str, params_file: str | Path | None = None) -
                 default = ast.literal_eval(declared[k]["default"])
             except (ValueError, SyntaxError):
                 continue  # an expression: no type to compare
-            if not _compatible(v, default):
+            section_name = NOTEBOOKS[name]
+            if not _compatible(v, default, per_row=(section_name, k) in PER_ROW, per_key=(section_name, k) in PER_KEY):
                 problems.append(f"{key}.{k} = {v!r}: expected a value like the notebook default {declared[k]['default']}"
                                 + (f" ({declared[k]['help']})" if declared[k].get("help") else ""))
     if problems:

@@ -116,6 +116,21 @@ def level_grid(points: int = 61) -> list[float]:
     return sorted({round(float(x), 6) for x in np.concatenate([lin, near0, near1])})
 
 
+def width_for(width: float | dict[str, float], task: str) -> float:
+    """The width multiplier for ``task``: one number for every task, or a mapping ``{task: width}``.
+
+    Raises:
+        ValueError: the mapping has no entry for ``task``, or a width is not a finite number > 0.
+    """
+    if isinstance(width, dict):
+        if task not in width:
+            raise ValueError(f"width has no entry for {task!r} (it gives {sorted(width)})")
+        width = width[task]
+    if isinstance(width, bool) or not isinstance(width, (int, float)) or not math.isfinite(width) or width <= 0:
+        raise ValueError(f"width for {task!r} must be a finite number > 0, got {width!r}")
+    return float(width)
+
+
 def levels_for_budgets(mg: MetaGraph, budgets_mmacs: Iterable[float], *, levels: Iterable[float] | None = None,
                        reference: str = "absolute", input_shape: tuple[int, int, int] = (3, 32, 32),
                        num_classes: int = 10, scale: float = 1.0) -> list[dict[str, Any]]:

@@ -70,14 +70,13 @@ cost weight: `docs/interpretation.md`.""",
    [("code", """\
 from gramlib.profiles import get_profile
 from gramlib.search import search, load_history, replay
-from gramlib.evidence import proxy_variant, recommended_proxy
-from gramlib.pipeline import load_params
+from gramlib.evidence import proxy_variant
+from gramlib.pipeline import recommended_proxy_at
 from gramlib import paper
 p = get_profile(profile, search={"iterations": iterations, "seed": seed, "dataset": dataset})
 config, proxy_name = p.search, "profile default"
 if proxy_from:
-    proxy_name, over = recommended_proxy(ROOT / "results" / proxy_from / "10_proxy.metrics.json",
-                                         load_params(proxy_from)["proxy"]["variants"])
+    proxy_name, over = recommended_proxy_at(proxy_from)
     config = proxy_variant(config, over)
 print(p.description, "| proxy:", proxy_name, config.proxy_train, "images,", config.proxy_recipe)
 mg = search(p.space, p.rule, config, run_dir)  # resumes if run_dir holds part of this run
@@ -856,12 +855,10 @@ from gramlib.experiments import pruning_profile, level_for_budget
 from gramlib.architecture import Architecture
 from gramlib.evidence import proxy_variant
 from gramlib.experiments import run_key
-from gramlib.evidence import recommended_proxy
-from gramlib.pipeline import load_params
+from gramlib.pipeline import recommended_proxy_at
 proxy_name = "as given (search_proxy)"
 if proxy_from:
-    proxy_name, search_proxy = recommended_proxy(ROOT / "results" / proxy_from / "10_proxy.metrics.json",
-                                                 load_params(proxy_from)["proxy"]["variants"])
+    proxy_name, search_proxy = recommended_proxy_at(proxy_from)
 print("section 2's proxy:", proxy_name, search_proxy or "(the profile's default)")
 curves, finals = [], []
 suffix = f"-proxy-{run_key(**search_proxy)[:8]}" if search_proxy else ""  # other proxy settings: another folder

@@ -178,3 +178,21 @@ def test_params_of_every_scale_match_the_notebooks():
 
     for scale in ("smoke", "quick", "cpu"):
         check_all_params(scale)  # raises on any mismatch (quick's table1.epochs is one value per budget)
+
+
+def test_recommended_proxy_at_reads_that_scales_study():
+    from gramlib.pipeline import load_params, recommended_proxy_at
+
+    name, settings = recommended_proxy_at("quick")
+    assert name == "default" and settings == {} or settings == load_params("quick")["proxy"]["variants"][name]
+
+
+def test_pipeline_cli_names_its_modes_and_refuses_bad_params_without_a_traceback(tmp_path, capsys):
+    from gramlib.pipeline import main
+
+    with pytest.raises(SystemExit):
+        main(["--scale", "smoke"])
+    assert "--check or --wall-times" in capsys.readouterr().err
+    path = _params_with(tmp_path, lambda s: s["figure3"].update(levl=0.9))
+    assert main(["02_figure3_architecture", "--scale", "smoke", "--params", str(path)]) == 2
+    assert "unknown key scales.smoke.figure3.levl" in capsys.readouterr().err

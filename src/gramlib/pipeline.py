@@ -133,6 +133,15 @@ def check_all_params(scale: str, params_file: str | Path | None = None) -> None:
         raise ParamsError("params.yaml does not match the notebooks:\n" + "\n".join(problems))
 
 
+def recommended_proxy_at(scale: str, params_file: str | Path | None = None) -> tuple[str, dict[str, Any]]:
+    """The proxy variant ``10_proxy`` recommends at ``scale`` (its name and settings), read from that scale's
+    committed metrics and its params.yaml variants; what ``proxy_from`` in the search and evidence notebooks means."""
+    from .evidence import recommended_proxy
+
+    return recommended_proxy(ROOT / "results" / scale / "10_proxy.metrics.json",
+                             load_params(scale, params_file)["proxy"]["variants"])
+
+
 def results_dir(scale: str) -> Path:
     d = ROOT / "results" / scale
     d.mkdir(parents=True, exist_ok=True)
@@ -288,11 +297,15 @@ def main(argv: list[str] | None = None) -> int:
         print(wall_times_markdown(args.scale))
         return 0
     if not args.notebook:
-        ap.error("name a notebook to run, or pass --wall-times")
+        ap.error("name a notebook to run, or pass --check or --wall-times")
     import logging
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")  # papermill streams the cells' output here
-    run_notebook(args.notebook, args.scale, params_file=args.params, progress=sys.stderr.isatty())
+    try:
+        run_notebook(args.notebook, args.scale, params_file=args.params, progress=sys.stderr.isatty())
+    except ParamsError as e:  # nothing was written: say what to fix, without a traceback
+        print(e, file=sys.stderr)
+        return 2
     return 0
 
 

@@ -18,6 +18,7 @@ use ``cost="log10_macs"`` or ``"none"`` when bit-identical resumption matters.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -228,7 +229,7 @@ def search(space: SearchSpace, rule: UpdateRule, config: SearchConfig, out_dir: 
     else:
         mg = MetaGraph(space, rule, seed=config.seed)
     atomic_write_json(cfg_path, settings)  # the iteration budget may grow on resume
-    history = _read_history(hist_path, mg.iteration)
+    history = list(itertools.takewhile(lambda r: r["iteration"] <= mg.iteration, earlier))  # as _read_history
     if len(history) != mg.iteration:
         raise SearchError(f"{hist_path} holds {len(history)} iterations but the meta-graph {mg.iteration}")
     # drop any row written after the last checkpoint: that iteration is redone identically

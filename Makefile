@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[pipeline,test]'
+	# the source notebooks are edited in JupyterLab and saved with outputs; git stores them without (.gitattributes)
+	-git rev-parse --git-dir >/dev/null 2>&1 && $(VENV)/bin/nbstripout --install
 	touch $(STAMP)
 
 # regenerate the quick results from scratch (committed copies are replaced: `git diff results/quick`

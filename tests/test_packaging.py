@@ -34,3 +34,32 @@ def test_stage_commands_find_the_venv_without_an_activated_one():
                          capture_output=True, text=True)
     assert got.returncode == 0, got.stderr
     assert got.stdout.startswith("| stage | wall time |")
+
+
+def _source_notebooks():
+    import nbformat
+
+    root = Path(__file__).resolve().parents[1]
+    return [(p.stem, nbformat.read(p, as_version=4)) for p in sorted((root / "notebooks").glob("*.ipynb"))]
+
+
+def test_source_notebooks_are_output_free_and_parameterised():
+    """The .ipynb files are the sources (no generator): git holds them without outputs, and papermill finds
+    one `parameters` cell whose first setting is the scale."""
+    from gramlib.pipeline import NOTEBOOKS
+
+    books = dict(_source_notebooks())
+    assert set(books) == set(NOTEBOOKS)
+    for name, nb in books.items():
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert all(not c.outputs and c.execution_count is None for c in code), f"{name} holds outputs"
+        params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+        assert len(params) == 1 and params[0].source.startswith("scale = "), name
+        assert len({c.id for c in nb.cells}) == len(nb.cells), f"{name}: duplicate cell ids"
+
+
+def test_gitattributes_strip_source_notebooks_only():
+    root = Path(__file__).resolve().parents[1]
+    rules = [line for line in (root / ".gitattributes").read_text().splitlines() if line and not line.startswith("#")]
+    assert "notebooks/*.ipynb filter=nbstripout diff=ipynb" in rules
+    assert not any(line.startswith("results") or line.startswith("*") for line in rules)  # rendered copies keep outputs

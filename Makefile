@@ -16,7 +16,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[pipeline,test]'
 	# the source notebooks are edited in JupyterLab and saved with outputs; git stores them without (.gitattributes)
-	-git rev-parse --git-dir >/dev/null 2>&1 && $(VENV)/bin/nbstripout --install
+	# (--keep-id: the notebooks' stable cell ids stay as written; nbstripout --install would renumber them)
+	-git rev-parse --git-dir >/dev/null 2>&1 && \
+	  git config filter.nbstripout.clean "'$(abspath $(PY))' -m nbstripout --keep-id" && \
+	  git config filter.nbstripout.smudge cat && \
+	  git config diff.ipynb.textconv "'$(abspath $(PY))' -m nbstripout -t --keep-id"
 	touch $(STAMP)
 
 # regenerate the quick results from scratch (committed copies are replaced: `git diff results/quick`

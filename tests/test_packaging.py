@@ -58,6 +58,18 @@ def test_source_notebooks_are_output_free_and_parameterised():
         assert len({c.id for c in nb.cells}) == len(nb.cells), f"{name}: duplicate cell ids"
 
 
+def test_source_notebooks_are_what_the_git_filter_would_store():
+    """A notebook saved with outputs while the filter was not installed is caught here, byte for byte."""
+    import subprocess
+    import sys
+
+    for p in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        text = p.read_text()
+        stripped = subprocess.run([sys.executable, "-m", "nbstripout", "--keep-id"], input=text, capture_output=True,
+                                  text=True, check=True).stdout
+        assert stripped == text, f"{p.name}: run `nbstripout --keep-id {p}`"
+
+
 def test_gitattributes_strip_source_notebooks_only():
     root = Path(__file__).resolve().parents[1]
     rules = [line for line in (root / ".gitattributes").read_text().splitlines() if line and not line.startswith("#")]

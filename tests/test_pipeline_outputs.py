@@ -224,9 +224,8 @@ def test_quick_scale_accuracies_mean_something():
 
 
 @pytest.mark.skipif(not (QUICK / "08_summary").exists(), reason="no quick-scale run")
-@pytest.mark.xfail(strict=True, reason="issue #9, open: the quick meta-graph's model nearest MNIST's 0.23 M MACs has "
-                                       "0.11 M (about stem + classifier) and reaches 83.6 %")
 def test_quick_scale_mnist_reaches_97():
+    """At full width the model nearest 0.23 M MACs was about stem + classifier (83.6 %); table4.width thins it first."""
     t4 = paper_rows(pd.read_csv(QUICK / "05_table4_transfer" / "table4.csv"))
     assert t4.loc["mnist", "accuracy"] >= 97
 

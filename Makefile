@@ -14,7 +14,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[pipeline,test]'
+	$(PY) -m pip install --quiet -e '.[pipeline,test,distributed]'
 	# the source notebooks are edited in JupyterLab and saved with outputs; git stores them without (.gitattributes)
 	# (--keep-id: the notebooks' stable cell ids stay as written; nbstripout --install would renumber them)
 	-git rev-parse --git-dir >/dev/null 2>&1 && \

@@ -71,3 +71,27 @@ def test_standardized_advantage_is_in_units_of_its_running_rms():
     assert info["factor"] == pytest.approx(1.0)
     d = mg.to_dict()
     assert MetaGraph.from_dict(d).advantage_ms == mg.advantage_ms
+
+
+def test_one_worker_is_algorithm_1_and_more_workers_update_with_stale_samples():
+    reward = PlantedReward.draw(SMOKE, seed=0)
+    ref = MetaGraph(SMOKE, CHOSEN, seed=0)
+    for _ in range(60):
+        arch = ref.sample()
+        ref.update(arch, reward(arch))
+    one = run_planted(SMOKE, CHOSEN, 60, seed=0, reward=reward, every=60, workers=1)
+    assert one[-1]["planted_mean"] == reward.convergence(ref)["planted_mean"]  # the same weights, bit for bit
+
+    # k = 3 by hand: the first three samples come from the initial meta-graph, then one per update
+    stale = MetaGraph(SMOKE, CHOSEN, seed=0)
+    queue = [stale.sample() for _ in range(3)]
+    for t in range(60):
+        arch = queue.pop(0)
+        stale.update(arch, reward(arch))
+        if t + 3 < 60:
+            queue.append(stale.sample())
+    three = run_planted(SMOKE, CHOSEN, 60, seed=0, reward=reward, every=60, workers=3)
+    assert three[-1]["planted_mean"] == reward.convergence(stale)["planted_mean"]
+    assert three[-1]["planted_mean"] != one[-1]["planted_mean"]
+    with pytest.raises(ValueError, match="workers"):
+        run_planted(SMOKE, CHOSEN, 10, workers=0)

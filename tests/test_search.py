@@ -49,10 +49,10 @@ def test_killed_and_resumed_equals_uninterrupted(tmp_path, smoke, monkeypatch):
     run(smoke, tmp_path / "cut", stop_after=2)
     real_save = MetaGraph.save
 
-    def dying_save(self, path):
+    def dying_save(self, path, extra=None):
         if self.iteration == 4:
             raise KeyboardInterrupt("killed")
-        real_save(self, path)
+        real_save(self, path, extra)
 
     monkeypatch.setattr(MetaGraph, "save", dying_save)
     with pytest.raises(KeyboardInterrupt):
@@ -208,3 +208,164 @@ def test_resume_reads_a_config_written_before_new_recipe_fields(tmp_path, smoke)
     (tmp_path / "a" / "config.json").write_text(json.dumps(cfg))
     mg = run(smoke, tmp_path / "a")  # resumes: defaults fill the missing fields
     assert mg.iteration == smoke.search.iterations
+
+
+# -- candidates in flight (issue #11): workers, executors, resumption, failures -------------------------------------
+
+def with_search(profile, **kw):
+    return replace(profile, search=replace(profile.search, **kw))
+
+
+def test_one_worker_is_the_sequential_algorithm_bit_for_bit(tmp_path, smoke):
+    """workers = 1 through the executor loop gives exactly sample → score → update, in that order."""
+    prof = with_search(smoke, workers=1)
+    mg = run(prof, tmp_path / "w1")
+    ref = MetaGraph(prof.space, prof.rule, seed=prof.search.seed)
+    proxy = synthetic_proxy()
+    for i in range(prof.search.iterations):
+        arch = ref.sample()
+        res = search_mod.score_candidate(arch, proxy, prof.search, search_mod.candidate_seed(prof.search.seed, i))
+        ref.update(arch, res["accuracy"], latency_ms=res["latency_ms"], macs=res["macs"])
+    assert np.array_equal(mg.weights, ref.weights) and mg.beta == ref.beta and mg.iteration == ref.iteration
+    rows = load_history(tmp_path / "w1")
+    assert [r["staleness"] for r in rows] == [0] * 5 and [r["candidate"] for r in rows] == list(range(5))
+
+
+def test_k_workers_sample_from_older_metagraphs_and_resume_without_loss(tmp_path, smoke, monkeypatch):
+    prof = with_search(smoke, workers=3, iterations=6)
+    full = run(prof, tmp_path / "full")
+    rows = load_history(tmp_path / "full")
+    assert [r["candidate"] for r in rows] == list(range(6))  # ordered: updates in submission order
+    assert [r["sampled_at"] for r in rows] == [0, 0, 0, 1, 2, 3]
+    assert [r["staleness"] for r in rows] == [0, 1, 2, 2, 2, 2]
+    assert full != run(with_search(smoke, workers=1, iterations=6), tmp_path / "seq")  # staleness changes the path
+
+    # killed with three candidates in flight: after the checkpoint of iteration 2, during candidate 4's training
+    real = search_mod.score_candidate
+    calls = {"n": 0}
+
+    def dying(arch, proxy, config, seed):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt("killed")
+        return real(arch, proxy, config, seed)
+
+    monkeypatch.setattr(search_mod, "score_candidate", dying)
+    with pytest.raises(KeyboardInterrupt):
+        run(prof, tmp_path / "cut")
+    monkeypatch.setattr(search_mod, "score_candidate", real)
+    saved = json.loads((tmp_path / "cut" / "metagraph.json").read_text())
+    assert saved["iteration"] == 3 and [c["index"] for c in saved["inflight"]] == [3, 4, 5]
+    resumed = run(prof, tmp_path / "cut")
+    assert resumed == full
+    cut_rows = load_history(tmp_path / "cut")
+    assert [r["candidate"] for r in cut_rows] == list(range(6))  # each iteration exactly once
+    assert strip(cut_rows) == strip(rows)
+    assert "inflight" not in json.loads((tmp_path / "cut" / "metagraph.json").read_text())
+
+
+def test_a_failing_candidate_is_retried_then_recorded_and_the_search_goes_on(tmp_path, smoke, monkeypatch, caplog):
+    real = search_mod.score_candidate
+    tries = {}
+
+    def flaky(arch, proxy, config, seed):
+        tries[seed] = tries.get(seed, 0) + 1
+        if seed == search_mod.candidate_seed(config.seed, 1):  # candidate 1 always fails
+            raise RuntimeError("worker lost")
+        if seed == search_mod.candidate_seed(config.seed, 2) and tries[seed] == 1:  # candidate 2 once
+            raise RuntimeError("transient")
+        return real(arch, proxy, config, seed)
+
+    monkeypatch.setattr(search_mod, "score_candidate", flaky)
+    prof = with_search(smoke, workers=2, iterations=4, max_retries=2)
+    mg = run(prof, tmp_path / "f")
+    rows = load_history(tmp_path / "f")
+    assert mg.iteration == 4 and [r["candidate"] for r in rows] == [0, 1, 2, 3]
+    assert [r["failed"] for r in rows] == [False, True, False, False]
+    assert rows[1]["attempts"] == 3 and "worker lost" in rows[1]["error"] and rows[1]["reward"] is None
+    assert rows[2]["attempts"] == 2 and rows[2]["accuracy"] is not None
+    assert "recorded as failed" in caplog.text
+
+
+def test_executor_settings_are_checked_and_may_change_on_resume(tmp_path, smoke):
+    with pytest.raises(ValueError, match="executor"):
+        replace(smoke.search, executor="slurm")
+    with pytest.raises(ValueError, match="workers"):
+        replace(smoke.search, workers=0)
+    run(with_search(smoke, workers=2), tmp_path / "e", stop_after=2)
+    run(with_search(smoke, workers=2, max_retries=5), tmp_path / "e")  # where it runs is not what it computes
+    with pytest.raises(SearchError, match="other settings"):
+        run(with_search(smoke, workers=3), tmp_path / "e")
+
+
+def test_ray_executor_without_ray_names_the_extra(monkeypatch):
+    import builtins
+
+    from gramlib.executors import ExecutorError, make_executor
+
+    real_import = builtins.__import__
+
+    def no_ray(name, *a, **kw):
+        if name == "ray":
+            raise ImportError("No module named 'ray'")
+        return real_import(name, *a, **kw)
+
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    with pytest.raises(ExecutorError, match=r"\[distributed\]"):
+        make_executor("ray")
+
+
+RUNNER = """
+import sys
+from dataclasses import replace
+sys.path.insert(0, {tests!r})
+from conftest import synthetic_proxy
+from gramlib.profiles import get_profile
+from gramlib.search import search
+p = get_profile("smoke", search={{"iterations": 6}})
+cfg = replace(p.search, workers=2, executor=sys.argv[2], ray_num_cpus=2, cpus_per_candidate=1, threads=1)
+search(p.space, p.rule, cfg, sys.argv[1], proxy=synthetic_proxy(), progress=False)
+"""
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("ray") is None,
+                    reason="Ray not installed (pip install -e '.[distributed]')")
+def test_ray_search_with_two_workers_killed_and_resumed(tmp_path):
+    """Issue #11: a local Ray with 2 CPUs, 2 candidates in flight; the driver is killed (SIGKILL) with candidates
+    in flight and resumed; the history holds each iteration once and, results being applied in order, the
+    meta-graph equals the in-process executor's."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    script = tmp_path / "run.py"
+    script.write_text(RUNNER.format(tests=str(Path(__file__).parent)))
+    env = {**os.environ, "RAY_ADDRESS": ""}  # never join a cluster the machine happens to run
+    env.pop("RAY_ADDRESS")
+    subprocess.run([sys.executable, str(script), str(tmp_path / "local"), "local"], check=True, env=env, timeout=600)
+
+    out = tmp_path / "ray"
+    proc = subprocess.Popen([sys.executable, str(script), str(out), "ray"], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    hist = out / "history.jsonl"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if hist.exists() and len(hist.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.2)
+    killed = proc.poll() is None
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and whatever it started in its session
+    proc.wait()
+    assert killed, "the Ray search ended before it could be killed"
+    saved = json.loads((out / "metagraph.json").read_text())
+    assert saved["iteration"] < 6
+    subprocess.run([sys.executable, str(script), str(out), "ray"], check=True, env=env, timeout=600,
+                   start_new_session=True)
+    rows = load_history(out)
+    assert [r["iteration"] for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert [r["candidate"] for r in rows] == list(range(6))  # each candidate applied exactly once
+    assert MetaGraph.load(out / "metagraph.json") == MetaGraph.load(tmp_path / "local" / "metagraph.json")
+    assert strip(rows) == strip(load_history(tmp_path / "local"))

@@ -337,9 +337,20 @@ class MetaGraph:
             raise MetaGraphError(f"malformed meta-graph: {e!r}") from e
         return mg
 
-    def save(self, path: str | Path) -> None:
-        """Atomic: a crash during save leaves the previous file intact."""
-        atomic_write_json(path, self.to_dict())
+    def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> None:
+        """Atomic: a crash during save leaves the previous file intact.
+
+        Args:
+            extra: more keys stored in the same file (the search's candidates in flight), so the two can never
+                disagree; :meth:`load` ignores them.
+        """
+        d = self.to_dict()
+        if extra:
+            clash = set(extra) & set(d)
+            if clash:
+                raise MetaGraphError(f"extra keys would overwrite the meta-graph's own: {sorted(clash)}")
+            d.update(extra)
+        atomic_write_json(path, d)
 
     @classmethod
     def load(cls, path: str | Path, expected_space: SearchSpace | None = None) -> MetaGraph:

@@ -20,6 +20,7 @@ measured there: the planted edges' keep-probabilities against the others'.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,7 +111,8 @@ def converged(row: dict[str, float], planted_at_least: float = 0.9, others_at_mo
 
 
 def run_planted(space: SearchSpace, rule: UpdateRule, iterations: int = 1000, *, seed: int = 0,
-                reward: PlantedReward | None = None, every: int = 10, progress: bool = False) -> list[dict[str, Any]]:
+                reward: PlantedReward | None = None, every: int = 10, progress: bool = False,
+                workers: int = 1) -> list[dict[str, Any]]:
     """Algorithm 1 against the planted reward; a convergence row every ``every`` iterations (and the last).
 
     The rule's cost term is not used: the planted reward carries its own, so
@@ -124,16 +126,21 @@ def run_planted(space: SearchSpace, rule: UpdateRule, iterations: int = 1000, *,
         reward: a ready planted reward.
         every: record a row every so many iterations.
         progress: show a tqdm bar.
+        workers: candidates in flight, as :func:`gramlib.search.search` keeps them with ``workers = k`` and
+            ordered results: each update applies to a candidate sampled k − 1 updates earlier (1: Algorithm 1).
     """
     if rule.cost != "none":
         raise ValueError(f"the planted reward carries its own cost term: use UpdateRule(cost='none'), got {rule.cost!r}")
-    if iterations < 0 or every < 1:
-        raise ValueError(f"iterations must be >= 0 and every >= 1, got {iterations}, {every}")
+    if iterations < 0 or every < 1 or workers < 1:
+        raise ValueError(f"iterations must be >= 0, every and workers >= 1, got {iterations}, {every}, {workers}")
     reward = reward or PlantedReward.draw(space, seed)
     mg = MetaGraph(space, rule, seed=seed)
     rows = [{"iteration": 0, "reward": None, **reward.convergence(mg)}]
+    in_flight: deque[Architecture] = deque()
     for t in tqdm(range(1, iterations + 1), desc="planted", disable=not progress):
-        arch = mg.sample()
+        while len(in_flight) < min(workers, iterations - t + 1):  # the search's fill(): sample until k are out
+            in_flight.append(mg.sample())
+        arch = in_flight.popleft()  # the oldest result comes back first (ordered)
         r = reward(arch)
         mg.update(arch, r)
         if t % every == 0 or t == iterations:

@@ -10,7 +10,18 @@ Files written in the output folder:
   latency, MACs, reward, β, timings.
 
 A run killed at any point resumes from ``metagraph.json``: history lines past
-the checkpoint are dropped and redone. Every random draw of an iteration
+the checkpoint are dropped and redone.
+
+With ``workers = k`` (:mod:`gramlib.executors`), k candidates are in flight:
+each is sampled from the meta-graph as it stands when it is submitted, and its
+update is applied when its result is handed back; ``sampled_at`` and
+``staleness`` in ``history.jsonl`` record how many updates it missed. The
+checkpoint stores the candidates in flight (architecture, index, version) in
+the same file as the meta-graph; a resumed run re-submits them unchanged, so no
+iteration is lost or counted twice. A candidate that raises (or whose worker
+dies) is re-submitted up to ``max_retries`` times, then recorded as failed
+(``failed: true``, no update), and the search goes on. ``workers = 1`` is the
+sequential Algorithm 1. Every random draw of an iteration
 (sampling, weight initialisation, shuffling) is seeded from (seed, iteration),
 so the redo is identical. Measured latency is the exception (wall-clock time):
 use ``cost="log10_macs"`` or ``"none"`` when bit-identical resumption matters.
@@ -32,6 +43,7 @@ import torch
 from .progress import progress_bar as tqdm
 
 from .architecture import Architecture
+from .executors import EXECUTORS, make_executor
 from .data import ProxySplit, load_split, make_proxy, normalize_stats
 from .io import atomic_write_json, atomic_write_text
 from .metagraph import MetaGraph, UpdateRule
@@ -68,6 +80,13 @@ class SearchConfig:
         threads: torch intra-op threads for the whole run (None: torch's default).
         device: "auto" uses a GPU when present.
         mirror, data_root: where datasets are read (see :func:`gramlib.data.load_split`).
+        workers: candidates in flight (k); 1 is the sequential Algorithm 1.
+        executor: "local" (in-process; k > 1 simulates k workers) or "ray" (:mod:`gramlib.executors`).
+        ordered: apply results in submission order (reproducible on any executor) rather than as they finish.
+        max_retries: re-submissions of a candidate that raises before it is recorded as failed.
+        ray_address: a running Ray cluster ("auto"); None starts a local Ray (or uses RAY_ADDRESS).
+        cpus_per_candidate, gpus_per_candidate: one candidate's Ray resource request.
+        ray_num_cpus: CPUs a local Ray may use (None: all).
     """
 
     iterations: int = 1000
@@ -87,16 +106,31 @@ class SearchConfig:
     device: str = "auto"
     mirror: str | None = "auto"
     data_root: str = "data"
+    workers: int = 1
+    executor: str = "local"
+    ordered: bool = True
+    max_retries: int = 2
+    ray_address: str | None = None
+    cpus_per_candidate: float = 1
+    gpus_per_candidate: float = 0
+    ray_num_cpus: int | None = None
+
+    #: settings that say where candidates run, not what the search computes: a resumed run may change them
+    RUNTIME = ("executor", "ray_address", "cpus_per_candidate", "gpus_per_candidate", "ray_num_cpus", "max_retries")
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
-        for name in ("iterations", "seed", "proxy_train", "proxy_val"):
+        if self.executor not in EXECUTORS:
+            raise ValueError(f"executor must be one of {EXECUTORS}, got {self.executor!r}")
+        for name in ("iterations", "seed", "proxy_train", "proxy_val", "workers", "max_retries"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool):
                 raise TypeError(f"SearchConfig.{name} must be an int, got {v!r}")
         if self.iterations < 0:
             raise ValueError(f"iterations must be >= 0, got {self.iterations}")
+        if self.workers < 1 or self.max_retries < 0:
+            raise ValueError(f"workers must be >= 1 and max_retries >= 0, got {self.workers}, {self.max_retries}")
         if self.proxy_train < 1 or self.proxy_val < 1:
             raise ValueError(f"proxy sizes must be >= 1, got {self.proxy_train}, {self.proxy_val}")
         if isinstance(self.proxy_recipe, dict):
@@ -179,6 +213,32 @@ def load_history(out_dir: str | Path) -> list[dict[str, Any]]:
     return _read_history(out / "history.jsonl", mg["iteration"])
 
 
+@dataclass
+class Candidate:
+    """A sampled architecture on its way through an executor.
+
+    Args:
+        index: submission order; seeds the candidate's training (``candidate_seed(seed, index)``).
+        sampled_at: the meta-graph's iteration (version) when it was sampled.
+        arch: the architecture.
+        attempts: failed attempts so far.
+    """
+
+    index: int
+    sampled_at: int
+    arch: Architecture
+    attempts: int = 0
+    sample_seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "sampled_at": self.sampled_at, "attempts": self.attempts,
+                "arch": self.arch.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Candidate:
+        return cls(int(d["index"]), int(d["sampled_at"]), Architecture.from_dict(d["arch"]), int(d.get("attempts", 0)))
+
+
 def search(space: SearchSpace, rule: UpdateRule, config: SearchConfig, out_dir: str | Path, *,
            proxy: ProxySplit | None = None, progress: bool = True, stop_after: int | None = None) -> MetaGraph:
     """Run (or resume) a GRAM search and return the trained meta-graph.
@@ -205,8 +265,9 @@ def search(space: SearchSpace, rule: UpdateRule, config: SearchConfig, out_dir: 
             old["search"] = SearchConfig.from_dict(old["search"]).to_dict()  # e.g. recipe fields added since
         except (KeyError, TypeError, ValueError) as e:
             raise SearchError(f"{cfg_path} is not a readable search configuration: {e}") from e
-        old_cmp = {**old, "search": {k: v for k, v in old.get("search", {}).items() if k != "iterations"}}
-        new_cmp = {**settings, "search": {k: v for k, v in settings["search"].items() if k != "iterations"}}
+        skip = ("iterations",) + SearchConfig.RUNTIME  # more iterations, or another executor, may resume a run
+        old_cmp = {**old, "search": {k: v for k, v in old.get("search", {}).items() if k not in skip}}
+        new_cmp = {**settings, "search": {k: v for k, v in settings["search"].items() if k not in skip}}
         if json.loads(json.dumps(old_cmp)) != json.loads(json.dumps(new_cmp)):
             raise SearchError(f"{out} holds a search with other settings; use another folder or delete it")
     earlier = _read_history(hist_path, upto=10**12)
@@ -218,6 +279,7 @@ def search(space: SearchSpace, rule: UpdateRule, config: SearchConfig, out_dir: 
     if proxy is None:  # before anything is written: a bad dataset must not leave a config.json behind
         data = load_split(config.dataset, "train", root=config.data_root, mirror=config.mirror)
         proxy = make_proxy(data, config.proxy_train, config.proxy_val, per_class=config.per_class, seed=config.seed)
+    inflight: list[Candidate] = []
     if mg_path.exists():
         mg = MetaGraph.load(mg_path, expected_space=space)
         if asdict(mg.rule) != asdict(rule) or mg.seed != config.seed:
@@ -225,7 +287,12 @@ def search(space: SearchSpace, rule: UpdateRule, config: SearchConfig, out_dir: 
         if mg.iteration > config.iterations:
             raise SearchError(f"{out} holds {mg.iteration} iterations, more than the {config.iterations} asked for: "
                               "use another folder (the meta-graph at an earlier iteration: gramlib.search.replay)")
-        log.info("resuming search in %s at iteration %d", out, mg.iteration)
+        try:  # candidates that were in flight when the run stopped: re-submitted as they were sampled
+            saved = json.loads(mg_path.read_text()).get("inflight", [])
+            inflight = [Candidate.from_dict(c) for c in saved][: config.iterations - mg.iteration]
+        except (KeyError, TypeError, ValueError) as e:
+            raise SearchError(f"{mg_path}: unreadable candidates in flight: {e!r}") from e
+        log.info("resuming search in %s at iteration %d (%d candidates in flight)", out, mg.iteration, len(inflight))
     else:
         mg = MetaGraph(space, rule, seed=config.seed)
     atomic_write_json(cfg_path, settings)  # the iteration budget may grow on resume
@@ -239,38 +306,85 @@ def search(space: SearchSpace, rule: UpdateRule, config: SearchConfig, out_dir: 
     if stop_after is not None:
         todo = min(todo, stop_after)
     t_run = time.perf_counter() - (history[-1]["wall_seconds"] if history else 0.0)
+    executor = make_executor(config.executor, address=config.ray_address, cpus=config.cpus_per_candidate,
+                             gpus=config.gpus_per_candidate, num_cpus=config.ray_num_cpus)
+    shared_proxy = executor.put(proxy)
+    in_flight: dict[int, Candidate] = {}
+    queued = sorted(inflight, key=lambda x: x.index)  # in flight at the last checkpoint, not yet re-submitted
+    next_index = mg.iteration + len(inflight)  # candidates sampled so far (applied + in flight; indices 0, 1, ...)
+
+    def submit(c: Candidate) -> None:
+        in_flight[c.index] = c
+        executor.submit(c.index, score_candidate, c.arch, shared_proxy, config, candidate_seed(config.seed, c.index))
+
+    def fill(applied: int) -> None:
+        """Sample and submit until ``workers`` are in flight (and no more than this call's share of iterations)."""
+        nonlocal next_index
+        while len(in_flight) < config.workers and applied + len(in_flight) < todo:
+            if queued:  # sampled before the last stop: re-submitted unchanged, oldest first
+                submit(queued.pop(0))
+                continue
+            t0 = time.perf_counter()
+            arch = mg.sample()
+            c = Candidate(next_index, mg.iteration, arch, sample_seconds=time.perf_counter() - t0)
+            next_index += 1
+            submit(c)
+
     with num_threads(config.threads), open(hist_path, "a") as hist, \
             tqdm(total=config.iterations, initial=mg.iteration, desc=f"search ({config.mode})",
                  disable=not progress) as bar:
-        for _ in range(max(0, todo)):
-            t0 = time.perf_counter()
-            arch = mg.sample()
-            t_sample = time.perf_counter() - t0
-            res = score_candidate(arch, proxy, config, candidate_seed(config.seed, mg.iteration))
-            t0 = time.perf_counter()
-            upd: dict[str, Any] = {}
-            if res["diverged"] or config.mode == "random":
-                beta = mg.beta
-                mg.skip()
-                upd = {"reward": None, "beta": beta}
-            else:
-                upd = mg.update(arch, res["accuracy"], latency_ms=res["latency_ms"], macs=res["macs"])
-            res["times"]["sample"] = t_sample
-            res["times"]["update"] = time.perf_counter() - t0
-            row = {"iteration": mg.iteration, "accuracy": None if res["diverged"] else res["accuracy"],
-                   "diverged": res["diverged"], "latency_ms": res["latency_ms"], "macs": res["macs"],
-                   "params": res["params"], "reward": upd.get("reward"), "beta": upd["beta"],
-                   "advantage": upd.get("advantage"), "cost": upd.get("cost"),
-                   "edges": arch.num_edges, "active_nodes": arch.num_active_nodes,
-                   "entropy": mg.edge_entropy(), "times": res["times"],
-                   "wall_seconds": time.perf_counter() - t_run, "arch": arch.to_dict()}
-            # history first, then the checkpoint: a kill between them only means the row is redone
-            hist.write(json.dumps(row) + "\n")
-            hist.flush()
-            os.fsync(hist.fileno())
-            mg.save(mg_path)
-            bar.update()
-            bar.set_postfix(acc=row["accuracy"], beta=round(mg.beta, 3), mmac=round(res["macs"] / 1e6, 1))
+        try:
+            applied = 0
+            fill(applied)
+            while in_flight:
+                index, res, err = executor.next_result(config.ordered)
+                c = in_flight[index]
+                if err is not None:
+                    c.attempts += 1
+                    if c.attempts <= config.max_retries:
+                        log.warning("candidate %d failed (attempt %d of %d), re-submitted: %r", c.index, c.attempts,
+                                    config.max_retries + 1, err)
+                        submit(c)
+                        continue
+                    log.warning("candidate %d failed %d times, recorded as failed: %r", c.index, c.attempts, err)
+                    res = {"accuracy": math.nan, "diverged": False, "latency_ms": None, "macs": None,
+                           "params": None, "times": {}}
+                del in_flight[index]
+                failed = err is not None
+                staleness = mg.iteration - c.sampled_at
+                t0 = time.perf_counter()
+                upd: dict[str, Any] = {}
+                if failed or res["diverged"] or config.mode == "random":
+                    beta = mg.beta
+                    mg.skip()
+                    upd = {"reward": None, "beta": beta}
+                else:
+                    upd = mg.update(c.arch, res["accuracy"], latency_ms=res["latency_ms"], macs=res["macs"])
+                res["times"]["sample"] = c.sample_seconds
+                res["times"]["update"] = time.perf_counter() - t0
+                applied += 1
+                arch = c.arch
+                row = {"iteration": mg.iteration, "accuracy": None if failed or res["diverged"] else res["accuracy"],
+                       "diverged": res["diverged"], "latency_ms": res["latency_ms"], "macs": res["macs"],
+                       "params": res["params"], "reward": upd.get("reward"), "beta": upd["beta"],
+                       "advantage": upd.get("advantage"), "cost": upd.get("cost"),
+                       "edges": arch.num_edges, "active_nodes": arch.num_active_nodes,
+                       "entropy": mg.edge_entropy(), "times": res["times"],
+                       "wall_seconds": time.perf_counter() - t_run, "candidate": c.index,
+                       "sampled_at": c.sampled_at, "staleness": staleness, "attempts": c.attempts + (0 if failed else 1),
+                       "failed": failed, "error": repr(err)[:500] if failed else None, "arch": arch.to_dict()}
+                fill(applied)  # the next candidates are sampled from the updated meta-graph, then saved with it
+                # history first, then the checkpoint: a kill between them only means the row is redone
+                hist.write(json.dumps(row) + "\n")
+                hist.flush()
+                os.fsync(hist.fileno())
+                pending = sorted([*in_flight.values(), *queued], key=lambda x: x.index)
+                mg.save(mg_path, extra={"inflight": [x.to_dict() for x in pending]} if pending else None)
+                bar.update()
+                macs = res["macs"] / 1e6 if res["macs"] else None
+                bar.set_postfix(acc=row["accuracy"], beta=round(mg.beta, 3), mmac=None if macs is None else round(macs, 1))
+        finally:
+            executor.close()
     if not mg_path.exists():  # iterations = 0: the initial meta-graph is the result
         mg.save(mg_path)
     return mg

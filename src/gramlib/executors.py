@@ -1,0 +1,166 @@
+"""Where candidates are scored: in this process, or as Ray tasks on this machine or a cluster.
+
+An executor runs ``fn(*args)`` for each submitted candidate and hands back
+results one at a time. The search (:func:`gramlib.search.search`) keeps
+``workers`` candidates in flight and applies each result as it is handed back;
+it never asks where a candidate ran.
+
+* ``local`` — in-process, one at a time: a result is computed when it is asked
+  for, so ``workers = k`` simulates k workers exactly (each candidate is sampled
+  from a meta-graph k − 1 updates older than the one its result updates), at
+  one worker's speed. ``workers = 1`` is the sequential Algorithm 1.
+* ``ray`` — each candidate is a Ray task with a resource request
+  (``cpus_per_candidate`` CPU threads, ``gpus_per_candidate`` GPUs). Ray starts
+  locally unless ``address`` (or the ``RAY_ADDRESS`` environment variable)
+  names a running cluster, e.g. ``"auto"``. Needs the ``distributed`` extra:
+  ``pip install -e '.[distributed]'``.
+
+``ordered`` hands results back in key order (the search's keys are candidate
+indices, so: sampling order, a re-submitted candidate keeping its place) (the search is then
+reproducible whatever the timing: the same seed gives the same meta-graph on
+any executor); unordered hands back whichever finishes first (no worker waits
+behind a slow candidate, but the order of updates depends on timing).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+EXECUTORS = ("local", "ray")
+
+
+class ExecutorError(RuntimeError):
+    """An executor cannot be made (e.g. Ray is not installed)."""
+
+
+@dataclass
+class Job:
+    """One submitted call: its handle in the executor and what it computes."""
+
+    key: Any
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    handle: Any = None
+
+
+class LocalExecutor:
+    """Runs each job in this process when its result is asked for (oldest first when ordered)."""
+
+    name = "local"
+
+    def __init__(self) -> None:
+        self._jobs: list[Job] = []
+
+    def put(self, value: Any) -> Any:
+        """Large shared arguments (the proxy set): passed as they are."""
+        return value
+
+    def submit(self, key: Any, fn: Callable[..., Any], *args: Any) -> None:
+        self._jobs.append(Job(key, fn, args))
+
+    @property
+    def pending(self) -> int:
+        return len(self._jobs)
+
+    def next_result(self, ordered: bool = True) -> tuple[Any, Any, BaseException | None]:
+        """(key, result, None) or (key, None, exception) of the next job: the lowest key (a re-submitted
+        candidate keeps its place); here always so, as one process finishes jobs in the order it runs them."""
+        job = min(self._jobs, key=lambda j: j.key)
+        self._jobs.remove(job)
+        try:
+            return job.key, job.fn(*job.args), None
+        except Exception as e:  # a candidate that raises is the search's to retry or record, not a crash
+            return job.key, None, e
+
+    def close(self) -> None:
+        self._jobs.clear()
+
+
+class RayExecutor:
+    """Each job is a Ray task asking for ``cpus`` CPUs and ``gpus`` GPUs.
+
+    Args:
+        address: a running cluster ("auto", "ray://host:10001", ...); None starts a local Ray
+            (or joins the one ``RAY_ADDRESS`` names).
+        cpus, gpus: the resource request of one candidate; a candidate's torch uses ``cpus`` threads.
+        num_cpus: for a local Ray only, the CPUs it may use (None: all of this machine's).
+    """
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, cpus: float = 1, gpus: float = 0,
+                 num_cpus: int | None = None) -> None:
+        try:
+            import ray
+        except ImportError as e:
+            raise ExecutorError("executor 'ray' needs Ray: pip install -e '.[distributed]' "
+                                "(or executor: local)") from e
+        if cpus <= 0 or gpus < 0:
+            raise ExecutorError(f"a candidate needs cpus > 0 and gpus >= 0, got cpus={cpus}, gpus={gpus}")
+        self._ray = ray
+        self._started = False
+        if not ray.is_initialized():
+            address = address or os.environ.get("RAY_ADDRESS")
+            kwargs: dict[str, Any] = {"address": address, "ignore_reinit_error": True, "log_to_driver": False,
+                                      "include_dashboard": False}
+            if address is None and num_cpus is not None:
+                kwargs["num_cpus"] = num_cpus
+            ray.init(**kwargs)
+            self._started = True
+        self.cpus, self.gpus = cpus, gpus
+        self._remote = ray.remote(_call_with_threads).options(num_cpus=cpus, num_gpus=gpus, max_retries=0)
+        self._jobs: list[Job] = []
+
+    def put(self, value: Any) -> Any:
+        """Large shared arguments go to the object store once, not with every task."""
+        return self._ray.put(value)
+
+    def submit(self, key: Any, fn: Callable[..., Any], *args: Any) -> None:
+        threads = max(1, int(self.cpus))
+        self._jobs.append(Job(key, fn, args, self._remote.remote(threads, fn, *args)))
+
+    @property
+    def pending(self) -> int:
+        return len(self._jobs)
+
+    def next_result(self, ordered: bool = True) -> tuple[Any, Any, BaseException | None]:
+        if ordered:  # the lowest key: candidates are applied in sampling order, whatever finishes first
+            job = min(self._jobs, key=lambda j: j.key)
+        else:
+            ready, _ = self._ray.wait([j.handle for j in self._jobs], num_returns=1)
+            job = next(j for j in self._jobs if j.handle == ready[0])
+        self._jobs.remove(job)
+        try:
+            return job.key, self._ray.get(job.handle), None
+        except Exception as e:  # the task raised, or its worker died (RayTaskError, WorkerCrashedError, ...)
+            return job.key, None, e
+
+    def close(self) -> None:
+        for j in self._jobs:
+            try:
+                self._ray.cancel(j.handle, force=True)
+            except Exception:  # already finished or gone
+                pass
+        self._jobs.clear()
+        if self._started:
+            self._ray.shutdown()
+
+
+def _call_with_threads(threads: int, fn: Callable[..., Any], *args: Any) -> Any:
+    """Run ``fn`` in a Ray worker with torch limited to the task's CPU request."""
+    import torch
+
+    torch.set_num_threads(threads)
+    return fn(*args)
+
+
+def make_executor(kind: str, *, address: str | None = None, cpus: float = 1, gpus: float = 0,
+                  num_cpus: int | None = None) -> LocalExecutor | RayExecutor:
+    """``"local"`` or ``"ray"`` (see the module docstring)."""
+    if kind == "local":
+        return LocalExecutor()
+    if kind == "ray":
+        return RayExecutor(address, cpus=cpus, gpus=gpus, num_cpus=num_cpus)
+    raise ExecutorError(f"executor must be one of {EXECUTORS}, got {kind!r}")

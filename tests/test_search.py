@@ -164,6 +164,10 @@ def test_cli_search_and_prune(tmp_path, monkeypatch, capsys):
     assert cli.main(["prune", "--metagraph", str(tmp_path / "s" / "metagraph.json"), "--level", "1.5",
                      "--out", str(tmp_path / "b.json")]) == 2
     assert "pruning level" in capsys.readouterr().err
+    assert cli.main(["search", "--profile", "smoke", "--out", str(tmp_path / "w"), "--iterations", "3", "--quiet",
+                     "--workers", "2", "--unordered"]) == 0
+    cfg = json.loads((tmp_path / "w" / "config.json").read_text())["search"]
+    assert cfg["workers"] == 2 and cfg["ordered"] is False and cfg["executor"] == "local"
 
 
 def test_profiles_and_bad_overrides():

@@ -19,7 +19,12 @@ def _search(args: argparse.Namespace) -> int:
     from .search import search
 
     overrides = {k: v for k, v in {"iterations": args.iterations, "dataset": args.dataset, "seed": args.seed,
-                                   "mode": args.mode, "device": args.device}.items() if v is not None}
+                                   "mode": args.mode, "device": args.device, "workers": args.workers,
+                                   "executor": args.executor, "ray_address": args.ray_address,
+                                   "cpus_per_candidate": args.cpus_per_candidate,
+                                   "gpus_per_candidate": args.gpus_per_candidate}.items() if v is not None}
+    if args.unordered:
+        overrides["ordered"] = False
     p = get_profile(args.profile, search=overrides)
     t = time.perf_counter()
     mg = search(p.space, p.rule, p.search, args.out, stop_after=args.stop_after, progress=not args.quiet)
@@ -59,6 +64,13 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--mode", choices=["gram", "random"])
     s.add_argument("--device")
     s.add_argument("--stop-after", type=int, help="run at most this many iterations now")
+    s.add_argument("--workers", type=int, help="candidates in flight (default 1: Algorithm 1 as published)")
+    s.add_argument("--executor", choices=["local", "ray"], help="where candidates run (ray: the distributed extra)")
+    s.add_argument("--ray-address", help="a running Ray cluster, e.g. auto (default: start a local Ray, or RAY_ADDRESS)")
+    s.add_argument("--cpus-per-candidate", type=float, help="Ray resource request of one candidate (default 1)")
+    s.add_argument("--gpus-per-candidate", type=float, help="Ray resource request of one candidate (default 0)")
+    s.add_argument("--unordered", action="store_true",
+                   help="apply results as they finish (faster on uneven workers; the order then depends on timing)")
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=_search)
     p = sub.add_parser("prune", help="structure-level pruning of a saved meta-graph")

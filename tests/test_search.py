@@ -327,8 +327,10 @@ from conftest import synthetic_proxy
 from gramlib.profiles import get_profile
 from gramlib.search import search
 p = get_profile("smoke", search={{"iterations": 6}})
-cfg = replace(p.search, workers=2, executor=sys.argv[2], ray_num_cpus=2, cpus_per_candidate=1, threads=1)
-search(p.space, p.rule, cfg, sys.argv[1], proxy=synthetic_proxy(), progress=False)
+# smoke candidates train in ~0.1 s: 400 images x 40 epochs (~1.5 s) make each take long enough to kill the run with candidates in flight
+cfg = replace(p.search, workers=2, executor=sys.argv[2], ray_num_cpus=2, cpus_per_candidate=1, threads=1,
+              proxy_recipe=replace(p.search.proxy_recipe, epochs=40))
+search(p.space, p.rule, cfg, sys.argv[1], proxy=synthetic_proxy(400), progress=False)
 """
 
 
@@ -359,9 +361,12 @@ def test_ray_search_with_two_workers_killed_and_resumed(tmp_path):
     while time.time() < deadline and proc.poll() is None:
         if hist.exists() and len(hist.read_text().splitlines()) >= 2:
             break
-        time.sleep(0.2)
+        time.sleep(0.05)
     killed = proc.poll() is None
-    os.killpg(proc.pid, signal.SIGKILL)  # the driver and whatever it started in its session
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # the driver and whatever it started in its session
+    except ProcessLookupError:
+        pass  # it had ended: reported below
     proc.wait()
     assert killed, "the Ray search ended before it could be killed"
     saved = json.loads((out / "metagraph.json").read_text())

@@ -457,6 +457,7 @@ def network_left(row: dict[str, Any]) -> str:
     pruned to identities")."""
     n, ident = int(row["active_nodes"]), int(row["identity_hierarchies"])
     width = row.get("width")
-    at = f" at width {float(width):g}" if width is not None and width == width and float(width) != 1.0 else ""
+    thinned = width is not None and not math.isnan(float(width)) and float(width) != 1.0
+    at = f" at width {float(width):g}" if thinned else ""
     hier = ("no hierarchy" if ident == 0 else "1 hierarchy" if ident == 1 else f"{ident} hierarchies")
     return f"{n} convolution{'' if n == 1 else 's'}{at}, {hier} pruned to identities"

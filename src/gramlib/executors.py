@@ -15,11 +15,12 @@ it never asks where a candidate ran.
   names a running cluster, e.g. ``"auto"``. Needs the ``distributed`` extra:
   ``pip install -e '.[distributed]'``.
 
-``ordered`` hands results back in key order (the search's keys are candidate
-indices, so: sampling order, a re-submitted candidate keeping its place) (the search is then
-reproducible whatever the timing: the same seed gives the same meta-graph on
-any executor); unordered hands back whichever finishes first (no worker waits
-behind a slow candidate, but the order of updates depends on timing).
+``ordered`` hands results back in key order: the search's keys are candidate
+indices, so that is sampling order, a re-submitted candidate keeping its place,
+and the search is reproducible whatever the timing (the same seed gives the
+same meta-graph on any executor). Unordered hands back whichever finishes
+first: no worker waits behind a slow candidate, but the order of updates
+depends on timing.
 """
 
 from __future__ import annotations
@@ -46,9 +47,8 @@ class Job:
 
 
 class LocalExecutor:
-    """Runs each job in this process when its result is asked for (oldest first when ordered)."""
-
-    name = "local"
+    """Runs each job in this process when its result is asked for, lowest key first (ordered or not: one
+    process finishes jobs in the order it runs them)."""
 
     def __init__(self) -> None:
         self._jobs: list[Job] = []
@@ -60,15 +60,9 @@ class LocalExecutor:
     def submit(self, key: Any, fn: Callable[..., Any], *args: Any) -> None:
         self._jobs.append(Job(key, fn, args))
 
-    @property
-    def pending(self) -> int:
-        return len(self._jobs)
-
     def next_result(self, ordered: bool = True) -> tuple[Any, Any, BaseException | None]:
-        """(key, result, None) or (key, None, exception) of the next job: the lowest key (a re-submitted
-        candidate keeps its place); here always so, as one process finishes jobs in the order it runs them."""
-        job = min(self._jobs, key=lambda j: j.key)
-        self._jobs.remove(job)
+        """(key, result, None) or (key, None, exception) of the next job."""
+        job = _lowest_key(self._jobs)
         try:
             return job.key, job.fn(*job.args), None
         except Exception as e:  # a candidate that raises is the search's to retry or record, not a crash
@@ -87,8 +81,6 @@ class RayExecutor:
         cpus, gpus: the resource request of one candidate; a candidate's torch uses ``cpus`` threads.
         num_cpus: for a local Ray only, the CPUs it may use (None: all of this machine's).
     """
-
-    name = "ray"
 
     def __init__(self, address: str | None = None, cpus: float = 1, gpus: float = 0,
                  num_cpus: int | None = None) -> None:
@@ -121,17 +113,13 @@ class RayExecutor:
         threads = max(1, int(self.cpus))
         self._jobs.append(Job(key, fn, args, self._remote.remote(threads, fn, *args)))
 
-    @property
-    def pending(self) -> int:
-        return len(self._jobs)
-
     def next_result(self, ordered: bool = True) -> tuple[Any, Any, BaseException | None]:
-        if ordered:  # the lowest key: candidates are applied in sampling order, whatever finishes first
-            job = min(self._jobs, key=lambda j: j.key)
+        if ordered:  # candidates are applied in sampling order, whatever finishes first
+            job = _lowest_key(self._jobs)
         else:
             ready, _ = self._ray.wait([j.handle for j in self._jobs], num_returns=1)
             job = next(j for j in self._jobs if j.handle == ready[0])
-        self._jobs.remove(job)
+            self._jobs.remove(job)
         try:
             return job.key, self._ray.get(job.handle), None
         except Exception as e:  # the task raised, or its worker died (RayTaskError, WorkerCrashedError, ...)
@@ -146,6 +134,13 @@ class RayExecutor:
         self._jobs.clear()
         if self._started:
             self._ray.shutdown()
+
+
+def _lowest_key(jobs: list[Job]) -> Job:
+    """Remove and return the job with the lowest key (ordered results: a re-submitted candidate keeps its place)."""
+    job = min(jobs, key=lambda j: j.key)
+    jobs.remove(job)
+    return job
 
 
 def _call_with_threads(threads: int, fn: Callable[..., Any], *args: Any) -> Any:

@@ -354,12 +354,19 @@ class MetaGraph:
 
     @classmethod
     def load(cls, path: str | Path, expected_space: SearchSpace | None = None) -> MetaGraph:
+        return cls.load_with_extra(path, expected_space)[0]
+
+    @classmethod
+    def load_with_extra(cls, path: str | Path,
+                        expected_space: SearchSpace | None = None) -> tuple[MetaGraph, dict[str, Any]]:
+        """The meta-graph of a :meth:`save` file and the ``extra`` keys saved with it (one read)."""
         path = Path(path)
         try:
             d = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as e:
             raise MetaGraphError(f"cannot read meta-graph file {path}: {e}") from e
-        return cls.from_dict(d, expected_space)
+        mg = cls.from_dict(d, expected_space)
+        return mg, {k: v for k, v in d.items() if k not in mg.to_dict()}
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, MetaGraph) and self.space == other.space and self.ops == other.ops

@@ -106,14 +106,14 @@ def check_params(name: str, scale: str, params_file: str | Path | None = None) -
                 for k in section if k not in declared]
     problems += [f"missing key {key}.{k} (notebook default {declared[k]['default']}: put it in params.yaml, so every "
                  "scale says what it runs)" for k in declared if k not in section]
+    where = NOTEBOOKS[name]  # the params.yaml section, as PER_ROW / PER_KEY name it
     for k, v in section.items():
         if k in declared:
             try:
                 default = ast.literal_eval(declared[k]["default"])
             except (ValueError, SyntaxError):
                 continue  # an expression: no type to compare
-            section_name = NOTEBOOKS[name]
-            if not _compatible(v, default, per_row=(section_name, k) in PER_ROW, per_key=(section_name, k) in PER_KEY):
+            if not _compatible(v, default, per_row=(where, k) in PER_ROW, per_key=(where, k) in PER_KEY):
                 problems.append(f"{key}.{k} = {v!r}: expected a value like the notebook default {declared[k]['default']}"
                                 + (f" ({declared[k]['help']})" if declared[k].get("help") else ""))
     if problems:

@@ -10,7 +10,11 @@ Files written in the output folder:
   latency, MACs, reward, β, timings.
 
 A run killed at any point resumes from ``metagraph.json``: history lines past
-the checkpoint are dropped and redone.
+the checkpoint are dropped and redone. Every random draw of a candidate
+(sampling, weight initialisation, shuffling) is seeded from (seed, candidate
+index), so the redo is identical. Measured latency is the exception (wall-clock
+time): use ``cost="log10_macs"`` or ``"none"`` when bit-identical resumption
+matters.
 
 With ``workers = k`` (:mod:`gramlib.executors`), k candidates are in flight:
 each is sampled from the meta-graph as it stands when it is submitted, and its
@@ -21,10 +25,7 @@ the same file as the meta-graph; a resumed run re-submits them unchanged, so no
 iteration is lost or counted twice. A candidate that raises (or whose worker
 dies) is re-submitted up to ``max_retries`` times, then recorded as failed
 (``failed: true``, no update), and the search goes on. ``workers = 1`` is the
-sequential Algorithm 1. Every random draw of an iteration
-(sampling, weight initialisation, shuffling) is seeded from (seed, iteration),
-so the redo is identical. Measured latency is the exception (wall-clock time):
-use ``cost="log10_macs"`` or ``"none"`` when bit-identical resumption matters.
+sequential Algorithm 1.
 """
 
 from __future__ import annotations
@@ -279,20 +280,20 @@ def search(space: SearchSpace, rule: UpdateRule, config: SearchConfig, out_dir: 
     if proxy is None:  # before anything is written: a bad dataset must not leave a config.json behind
         data = load_split(config.dataset, "train", root=config.data_root, mirror=config.mirror)
         proxy = make_proxy(data, config.proxy_train, config.proxy_val, per_class=config.per_class, seed=config.seed)
-    inflight: list[Candidate] = []
+    queued: list[Candidate] = []  # in flight at the last checkpoint: re-submitted unchanged, lowest index first
     if mg_path.exists():
-        mg = MetaGraph.load(mg_path, expected_space=space)
+        mg, extra = MetaGraph.load_with_extra(mg_path, expected_space=space)
         if asdict(mg.rule) != asdict(rule) or mg.seed != config.seed:
             raise SearchError(f"{mg_path} was written with another update rule or seed")
         if mg.iteration > config.iterations:
             raise SearchError(f"{out} holds {mg.iteration} iterations, more than the {config.iterations} asked for: "
                               "use another folder (the meta-graph at an earlier iteration: gramlib.search.replay)")
-        try:  # candidates that were in flight when the run stopped: re-submitted as they were sampled
-            saved = json.loads(mg_path.read_text()).get("inflight", [])
-            inflight = [Candidate.from_dict(c) for c in saved][: config.iterations - mg.iteration]
+        try:
+            queued = sorted((Candidate.from_dict(c) for c in extra.get("inflight", [])), key=lambda c: c.index)
         except (KeyError, TypeError, ValueError) as e:
             raise SearchError(f"{mg_path}: unreadable candidates in flight: {e!r}") from e
-        log.info("resuming search in %s at iteration %d (%d candidates in flight)", out, mg.iteration, len(inflight))
+        queued = queued[: config.iterations - mg.iteration]
+        log.info("resuming search in %s at iteration %d (%d candidates in flight)", out, mg.iteration, len(queued))
     else:
         mg = MetaGraph(space, rule, seed=config.seed)
     atomic_write_json(cfg_path, settings)  # the iteration budget may grow on resume
@@ -310,8 +311,7 @@ def search(space: SearchSpace, rule: UpdateRule, config: SearchConfig, out_dir: 
                              gpus=config.gpus_per_candidate, num_cpus=config.ray_num_cpus)
     shared_proxy = executor.put(proxy)
     in_flight: dict[int, Candidate] = {}
-    queued = sorted(inflight, key=lambda x: x.index)  # in flight at the last checkpoint, not yet re-submitted
-    next_index = mg.iteration + len(inflight)  # candidates sampled so far (applied + in flight; indices 0, 1, ...)
+    next_index = mg.iteration + len(queued)  # candidates sampled so far (applied + in flight; indices 0, 1, ...)
 
     def submit(c: Candidate) -> None:
         in_flight[c.index] = c
@@ -321,7 +321,7 @@ def search(space: SearchSpace, rule: UpdateRule, config: SearchConfig, out_dir: 
         """Sample and submit until ``workers`` are in flight (and no more than this call's share of iterations)."""
         nonlocal next_index
         while len(in_flight) < config.workers and applied + len(in_flight) < todo:
-            if queued:  # sampled before the last stop: re-submitted unchanged, oldest first
+            if queued:
                 submit(queued.pop(0))
                 continue
             t0 = time.perf_counter()

@@ -467,3 +467,30 @@ def test_make_proxy_too_few() -> None:
     for bad in [(0, 5), (5, 0), (-1, 5)]:
         with pytest.raises(ValueError):
             make_proxy(d, *bad)
+
+
+# --------------------------------------------------------------------------- the dataset registry
+
+
+def test_registry_knows_shapes_flips_and_aliases() -> None:
+    from gramlib.data import augment_for, dataset_info
+
+    for (name, _), (_, c, side, k) in REAL.items():  # the registry agrees with the real mirror's files
+        info = dataset_info(name)
+        assert info.input_shape == (c, side, side) and info.classes == k
+    assert dataset_info("FashionMNIST") is DATASETS["fashion-mnist"]
+    assert [augment_for(n) for n in ("mnist", "svhn", "fashion-mnist", "cifar10")] == ["crop", "crop", "crop_flip", "crop_flip"]
+    with pytest.raises(ValueError, match="cifar100.*valid names: cifar10, mnist"):
+        dataset_info("cifar100")
+
+
+def test_a_new_dataset_is_one_registry_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Adding a dataset touches DATASETS only: loading, flips and shapes follow from its entry."""
+    from gramlib.data import DatasetInfo, augment_for
+
+    monkeypatch.setitem(DATASETS, "cifar100", DatasetInfo("cifar100", channels=3, size=32, classes=100, flips=True,
+                                                          torchvision="CIFAR100", aliases=("cifar-100",)))
+    write_npz(tmp_path / "mirror" / "cifar100" / "test.npz", 200, 32, 3, n_classes=100)
+    d = load_split("CIFAR-100", "test", root=tmp_path, mirror=tmp_path / "mirror")
+    check(d, 200, 3, 32, 100)
+    assert d.name == "cifar100" and augment_for("cifar100") == "crop_flip"

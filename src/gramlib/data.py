@@ -28,15 +28,87 @@ from .progress import progress_bar as tqdm
 
 log = logging.getLogger(__name__)
 
-DATASETS = ("cifar10", "mnist", "fashion-mnist", "svhn", "imagenette")
 SPLITS = ("train", "test")
 
-_ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist"}
 _SPLIT_ALIASES = {"train": "train", "test": "test", "val": "test"}
-_CHANNELS = {"mnist": 1, "fashion-mnist": 1, "cifar10": 3, "svhn": 3, "imagenette": 3}
-_IMAGENETTE_SIZE = 128  # default image_size for imagenette (the mirror's size)
 _IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm", ".pgm", ".tif", ".tiff")
 _RESIZE_CHUNK = 1024
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Everything gramlib knows about one dataset: loaders, recipes and notebooks read it from :data:`DATASETS`.
+
+    Args:
+        name: canonical name (the mirror's folder and the cache's file prefix).
+        channels: 1 (grayscale) or 3 (RGB).
+        size: side of the images as loaded by default: the native size, or for datasets of mixed sizes
+            (Imagenette) the size they are resized to unless ``image_size`` says otherwise.
+        classes: number of classes.
+        flips: whether a horizontal flip keeps the label (clothes and objects: yes; digits: no): training
+            recipes augment with crop + flip or crop only (:func:`augment_for`).
+        torchvision: the ``torchvision.datasets`` class of the official download.
+        torchvision_split: how that class names a split: ``"train"`` (``train=True/False``), ``"split"``
+            (``split="train"/"test"``) or ``"split-val"`` (``split="train"/"val"``).
+        torchvision_kwargs: further arguments of that class (e.g. Imagenette's ``size="160px"``).
+        mirror_test: file stems of the test split in the offline mirror, tried in order.
+        class_names: label names when torchvision's differ from the mirror's (MNIST: "0".."9").
+        aliases: other accepted spellings of the name.
+        resized: images differ in size and are resized (squash) to ``size`` when decoded, then cached.
+    """
+
+    name: str
+    channels: int
+    size: int
+    classes: int
+    flips: bool
+    torchvision: str
+    torchvision_split: Literal["train", "split", "split-val"] = "train"
+    torchvision_kwargs: tuple[tuple[str, str], ...] = ()
+    mirror_test: tuple[str, ...] = ("test",)
+    class_names: tuple[str, ...] | None = None
+    aliases: tuple[str, ...] = ()
+    resized: bool = False
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(channels, size, size): a model's input, known without loading the data."""
+        return (self.channels, self.size, self.size)
+
+
+_DIGITS = tuple(str(i) for i in range(10))
+
+#: the registry: one entry per dataset (adding CIFAR-100 is one more line here)
+DATASETS: dict[str, DatasetInfo] = {d.name: d for d in (
+    DatasetInfo("cifar10", channels=3, size=32, classes=10, flips=True, torchvision="CIFAR10"),
+    DatasetInfo("mnist", channels=1, size=28, classes=10, flips=False, torchvision="MNIST", class_names=_DIGITS),
+    DatasetInfo("fashion-mnist", channels=1, size=28, classes=10, flips=True, torchvision="FashionMNIST",
+                aliases=("fashion_mnist", "fashionmnist")),
+    DatasetInfo("svhn", channels=3, size=32, classes=10, flips=False, torchvision="SVHN", torchvision_split="split",
+                class_names=_DIGITS),
+    # the ImageNet stand-in: the mirror holds 128 px JPEGs, torchvision's download 160 px ones of mixed shape
+    DatasetInfo("imagenette", channels=3, size=128, classes=10, flips=True, torchvision="Imagenette",
+                torchvision_split="split-val", torchvision_kwargs=(("size", "160px"),), mirror_test=("val", "test"),
+                resized=True),
+)}
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    """The registry entry of ``name`` (case-insensitive; aliases such as "fashion_mnist" accepted).
+
+    Raises:
+        ValueError: an unknown name (the message lists the known ones).
+    """
+    key = str(name).strip().lower()
+    for info in DATASETS.values():
+        if key == info.name or key in info.aliases:
+            return info
+    raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(DATASETS)}")
+
+
+def augment_for(name: str) -> str:
+    """The training augmentation a dataset allows: "crop_flip", or "crop" where a flip changes the label."""
+    return "crop_flip" if dataset_info(name).flips else "crop"
 
 
 class DatasetError(RuntimeError):
@@ -101,11 +173,7 @@ class ProxySplit:
 
 
 def _canonical_name(name: str) -> str:
-    key = name.strip().lower()
-    key = _ALIASES.get(key, key)
-    if key not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(DATASETS)}")
-    return key
+    return dataset_info(name).name
 
 
 def _canonical_split(split: str) -> str:
@@ -152,7 +220,7 @@ def _resolve_mirror(mirror: str | Path | None | Literal["auto"]) -> Path | None:
 
 
 def _mirror_files(mirror: Path, name: str, split: str) -> list[Path]:
-    stems = ["val", "test"] if (name == "imagenette" and split == "test") else [split]
+    stems = DATASETS[name].mirror_test if split == "test" else (split,)
     return [mirror / name / f"{stem}{ext}" for stem in stems for ext in (".npz", ".zip")]
 
 
@@ -346,31 +414,32 @@ def _decode_zip(
 def _from_torchvision(name: str, split: str, root: Path, download: bool, size: int | None) -> ImageData:
     import torchvision.datasets as tvd
 
+    info = DATASETS[name]
     tv_root = root / "torchvision"
-    if name == "imagenette":
-        ds = tvd.Imagenette(str(tv_root), split="train" if split == "train" else "val", size="160px", download=download)
+    cls = getattr(tvd, info.torchvision)
+    which = {"train": {"train": split == "train"}, "split": {"split": split},
+             "split-val": {"split": "train" if split == "train" else "val"}}[info.torchvision_split]
+    ds = cls(str(tv_root), download=download, **which, **dict(info.torchvision_kwargs))
+    if info.resized:  # images of mixed sizes: decoded one by one to size x size
         assert size is not None
-        x = np.empty((len(ds), 3, size, size), dtype=np.uint8)
+        x = np.empty((len(ds), info.channels, size, size), dtype=np.uint8)
         y = np.empty(len(ds), dtype=np.int64)
-        for i in tqdm(range(len(ds)), desc=f"decoding imagenette/{split}", unit="img", leave=False):
+        for i in tqdm(range(len(ds)), desc=f"decoding {name}/{split}", unit="img", leave=False):
             img, label = ds[i]
-            t = torch.from_numpy(np.array(img.convert("RGB"))).permute(2, 0, 1)
+            t = torch.from_numpy(np.array(img.convert("RGB" if info.channels == 3 else "L")))
+            t = t.permute(2, 0, 1) if t.ndim == 3 else t[None]
             x[i] = _resize_chw(t, size).numpy()
             y[i] = label
-        return _make(x, y, list(ds.wnids), name, split)
-    if name == "svhn":
-        ds = tvd.SVHN(str(tv_root), split=split, download=download)
-        x = np.asarray(ds.data, dtype=np.uint8)  # already (N, 3, 32, 32)
-        y = np.asarray(ds.labels, dtype=np.int64).reshape(-1).copy()
-        y[y == 10] = 0  # torchvision already maps SVHN's "10" to digit 0; keep it safe
-        return _make(x, _check_labels(y, len(x), 10, tv_root), [str(i) for i in range(10)], name, split)
-    cls = {"cifar10": tvd.CIFAR10, "mnist": tvd.MNIST, "fashion-mnist": tvd.FashionMNIST}[name]
-    ds = cls(str(tv_root), train=split == "train", download=download)
+        names = list(getattr(ds, "wnids", None) or getattr(ds, "classes", []))
+        return _make(x, y, names or [str(i) for i in range(info.classes)], name, split)
     data = ds.data.numpy() if isinstance(ds.data, torch.Tensor) else np.asarray(ds.data)
-    classes = [str(i) for i in range(10)] if name == "mnist" else list(ds.classes)  # mirror's names
-    x = _to_nchw(data, tv_root, _CHANNELS[name])
-    y = _check_labels(np.asarray(ds.targets, dtype=np.int64), len(x), len(classes), tv_root)
-    return _make(x, y, classes, name, split)
+    if data.ndim == 4 and data.shape[1] in (1, 3) and data.shape[-1] not in (1, 3):
+        data = data.transpose(0, 2, 3, 1)  # SVHN stores (N, C, H, W)
+    targets = getattr(ds, "targets", None)
+    y = np.asarray(targets if targets is not None else ds.labels, dtype=np.int64).reshape(-1)
+    classes = list(info.class_names or getattr(ds, "classes", None) or [str(i) for i in range(info.classes)])
+    x = _to_nchw(np.ascontiguousarray(data, dtype=np.uint8), tv_root, info.channels)
+    return _make(x, _check_labels(y, len(x), len(classes), tv_root), classes, name, split)
 
 
 # --------------------------------------------------------------------------- public loaders
@@ -388,21 +457,22 @@ def load_split(
     """Load a whole dataset split as uint8 tensors.
 
     Args:
-        name: one of :data:`DATASETS` (case-insensitive; "fashion_mnist" accepted).
+        name: a :data:`DATASETS` name (case-insensitive; aliases such as "fashion_mnist" accepted).
         split: "train" or "test" ("val" is an alias of "test").
         root: directory for the decoded cache and torchvision downloads.
         mirror: offline mirror directory, "auto" for :func:`default_mirror`, None for none.
         download: let torchvision download the dataset if no other source has it.
-        image_size: optional square resize (bilinear, antialiased); imagenette defaults to 128.
+        image_size: optional square resize (bilinear, antialiased); datasets of mixed sizes default to their
+            registry ``size`` (Imagenette: 128).
     """
     name = _canonical_name(name)
     split = _canonical_split(split)
-    if image_size is None and name == "imagenette":
-        image_size = _IMAGENETTE_SIZE
+    if image_size is None and DATASETS[name].resized:
+        image_size = DATASETS[name].size
     if image_size is not None and image_size <= 0:
         raise ValueError(f"image_size must be positive, got {image_size}")
     root = Path(root)
-    channels = _CHANNELS[name]
+    channels = DATASETS[name].channels
     key = f"{name}-{split}" + ("" if image_size is None else f"-{image_size}")
     cache = _cache_path(root, key)
 
@@ -449,7 +519,7 @@ def load_split(
         log.info("loaded %s/%s (%d images) via torchvision from %s", name, split, len(data), tv_root)
 
     # cache what was expensive to produce: decoded JPEGs and resized arrays
-    decoded = source.endswith(".zip") or (name == "imagenette" and source.startswith("torchvision"))
+    decoded = source.endswith(".zip") or (DATASETS[name].resized and source.startswith("torchvision"))
     resized = image_size is not None and tuple(data.x.shape[-2:]) != (image_size, image_size)
     if image_size is not None:
         data = _resize_data(data, image_size)
@@ -579,6 +649,9 @@ def make_proxy(
 
 __all__ = [
     "DATASETS",
+    "DatasetInfo",
+    "dataset_info",
+    "augment_for",
     "SPLITS",
     "DatasetError",
     "ImageData",

@@ -79,6 +79,36 @@ def test_resume_refuses_other_settings(tmp_path, smoke):
         run(other, tmp_path / "r")
 
 
+def test_a_changed_setting_starts_a_new_folder_and_fewer_iterations_replay(tmp_path, smoke):
+    """search_in keys folders by settings: what params.yaml says is what runs, and no folder is rewritten."""
+    from gramlib.search import meta_graph_at, publish, run_name, search_in
+
+    proxy = synthetic_proxy()
+    folder, mg = search_in(tmp_path, smoke.space, smoke.rule, smoke.search, proxy=proxy, progress=False)
+    assert folder.name == run_name(smoke.space, smoke.rule, smoke.search) and folder.name.startswith("gram-cifar10-seed0-")
+    before = {f.name: f.read_bytes() for f in folder.iterdir()}
+    # another seed (or rule, or proxy): a new folder beside the first, which stays as it was
+    other = replace(smoke.search, seed=1)
+    folder1, _ = search_in(tmp_path, smoke.space, smoke.rule, other, proxy=proxy, progress=False)
+    assert folder1 != folder and folder1.name.startswith("gram-cifar10-seed1-")
+    assert run_name(smoke.space, replace(smoke.rule, alpha=0.3), smoke.search) not in (folder.name, folder1.name)
+    # the iteration budget and where candidates run are not part of the name: a longer run resumes
+    assert run_name(smoke.space, smoke.rule, replace(smoke.search, iterations=9, max_retries=0)) == folder.name
+    # fewer iterations: the meta-graph of a 3-iteration run, replayed from the 5-iteration folder, untouched
+    _, mg3 = search_in(tmp_path, smoke.space, smoke.rule, replace(smoke.search, iterations=3), proxy=proxy,
+                       progress=False)
+    short = run(replace(smoke, search=replace(smoke.search, iterations=3)), tmp_path / "short")
+    assert mg3.iteration == 3 and np.array_equal(mg3.weights, short.weights) and mg3.beta == short.beta
+    assert {f.name: f.read_bytes() for f in folder.iterdir()} == before
+    with pytest.raises(SearchError, match="fewer than 6"):
+        meta_graph_at(folder, 6)
+    # what later stages read: the meta-graph with its settings and origin
+    dest = publish(folder, mg3, tmp_path / "published")
+    assert MetaGraph.load(dest / "metagraph.json") == mg3
+    assert json.loads((dest / "config.json").read_text())["search"]["iterations"] == 3
+    assert json.loads((dest / "source.json").read_text())["run"] == folder.name
+
+
 def test_budget_can_grow_on_resume(tmp_path, smoke):
     run(smoke, tmp_path / "g")
     more = replace(smoke, search=replace(smoke.search, iterations=7))

@@ -214,6 +214,73 @@ def load_history(out_dir: str | Path) -> list[dict[str, Any]]:
     return _read_history(out / "history.jsonl", mg["iteration"])
 
 
+def _identity(settings: dict[str, Any]) -> dict[str, Any]:
+    """What makes two searches the same run: every setting but the iteration budget (more iterations resume a
+    run) and the runtime settings (where candidates run), in JSON form."""
+    skip = ("iterations",) + SearchConfig.RUNTIME
+    return json.loads(json.dumps({**settings, "search": {k: v for k, v in settings["search"].items() if k not in skip}}))
+
+
+def run_name(space: SearchSpace, rule: UpdateRule, config: SearchConfig) -> str:
+    """The folder name of a search, keyed by its settings: ``<mode>-<dataset>-seed<seed>-<hash>``.
+
+    The hash covers everything that changes what the search computes (space, update rule, proxy, seed ...) and
+    leaves out the iteration budget and the runtime settings (:data:`SearchConfig.RUNTIME`), so a longer run of
+    the same search resumes in the same folder while any other change starts a new one beside it.
+    """
+    import hashlib
+
+    ident = _identity({"space": space.to_dict(), "rule": asdict(rule), "search": config.to_dict()})
+    digest = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:10]
+    return f"{config.mode}-{config.dataset}-seed{config.seed}-{digest}"
+
+
+def search_in(root: str | Path, space: SearchSpace, rule: UpdateRule, config: SearchConfig, *,
+              proxy: ProxySplit | None = None, progress: bool = True) -> tuple[Path, MetaGraph]:
+    """Run, resume or reuse the search ``config`` describes in its own folder under ``root`` (:func:`run_name`);
+    returns the folder and the meta-graph after exactly ``config.iterations`` iterations.
+
+    A folder that already holds more iterations is not searched again: its meta-graph at ``config.iterations``
+    is rebuilt from the history (:func:`replay`), so lowering the budget gives what a run of that length gives
+    (the weights; the sampler's random state is the replay's).
+    """
+    folder = Path(root) / run_name(space, rule, config)
+    mg_path = folder / "metagraph.json"
+    if mg_path.exists():
+        held = MetaGraph.load(mg_path, expected_space=space).iteration
+        if held > config.iterations:
+            log.info("%s holds %d iterations: the meta-graph at %d is replayed from its history", folder, held,
+                     config.iterations)
+            return folder, meta_graph_at(folder, config.iterations)
+    return folder, search(space, rule, config, folder, proxy=proxy, progress=progress)
+
+
+def meta_graph_at(out_dir: str | Path, iteration: int) -> MetaGraph:
+    """The meta-graph of a search folder after ``iteration`` iterations, rebuilt from its history.
+
+    Raises:
+        SearchError: the folder holds fewer iterations.
+    """
+    for it, mg in replay(out_dir, every=1):
+        if it == iteration:
+            return mg
+    raise SearchError(f"{out_dir} holds fewer than {iteration} iterations")
+
+
+def publish(out_dir: str | Path, mg: MetaGraph, dest: str | Path) -> Path:
+    """Write the meta-graph a search produced, with its settings and origin, to ``dest`` (what later stages read:
+    ``dest/metagraph.json``, ``dest/config.json``, ``dest/source.json``); returns ``dest``."""
+    out, dest = Path(out_dir), Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    settings = json.loads((out / "config.json").read_text())
+    settings["search"]["iterations"] = mg.iteration
+    atomic_write_json(dest / "config.json", settings)
+    mg.save(dest / "metagraph.json")
+    atomic_write_json(dest / "source.json", {"run": out.name, "iteration": mg.iteration,
+                                             "history": f"{out.name}/history.jsonl"})
+    return dest
+
+
 @dataclass
 class Candidate:
     """A sampled architecture on its way through an executor.
@@ -266,10 +333,7 @@ def search(space: SearchSpace, rule: UpdateRule, config: SearchConfig, out_dir: 
             old["search"] = SearchConfig.from_dict(old["search"]).to_dict()  # e.g. recipe fields added since
         except (KeyError, TypeError, ValueError) as e:
             raise SearchError(f"{cfg_path} is not a readable search configuration: {e}") from e
-        skip = ("iterations",) + SearchConfig.RUNTIME  # more iterations, or another executor, may resume a run
-        old_cmp = {**old, "search": {k: v for k, v in old.get("search", {}).items() if k not in skip}}
-        new_cmp = {**settings, "search": {k: v for k, v in settings["search"].items() if k not in skip}}
-        if json.loads(json.dumps(old_cmp)) != json.loads(json.dumps(new_cmp)):
+        if _identity(old) != _identity(settings):
             raise SearchError(f"{out} holds a search with other settings; use another folder or delete it")
     earlier = _read_history(hist_path, upto=10**12)
     # one row without a checkpoint is a kill before the first save (that iteration is redone); more means the

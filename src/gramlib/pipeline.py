@@ -148,6 +148,21 @@ def results_dir(scale: str) -> Path:
     return d
 
 
+def read_table(scale: str, path: str):
+    """A table another notebook wrote, ``results/<scale>/<path>`` (a CSV), as a DataFrame; empty if that
+    notebook has not run (its claims are then left out, not failed)."""
+    import pandas as pd
+
+    f = ROOT / "results" / scale / path
+    return pd.read_csv(f) if f.exists() else pd.DataFrame()
+
+
+def read_metrics(scale: str, stem: str) -> dict[str, Any]:
+    """``results/<scale>/<stem>.metrics.json`` as a dict; empty if that notebook has not run."""
+    f = ROOT / "results" / scale / f"{stem}.metrics.json"
+    return json.loads(f.read_text()) if f.exists() else {}
+
+
 def git_commit() -> str:
     """The checked-out commit (short), with "+changes" when tracked files differ from it; "unknown" outside git."""
     import subprocess

@@ -201,6 +201,8 @@ class Architecture:
     def from_dict(cls, d: dict[str, Any]) -> Architecture:
         """Inverse of :meth:`to_dict`; also reads ``gramlib.architecture/1`` files (flat skeleton fields,
         always the "pool-between" layout)."""
+        if not isinstance(d, dict):
+            raise SpaceError(f"not a gramlib architecture: expected a JSON object, got {type(d).__name__}")
         fmt = d.get("format")
         if fmt not in (FORMAT, FORMAT_V1):
             raise SpaceError(f"not a gramlib architecture (format={fmt!r})")
@@ -217,7 +219,11 @@ class Architecture:
 
     @classmethod
     def from_json(cls, s: str) -> Architecture:
-        return cls.from_dict(json.loads(s))
+        try:
+            d = json.loads(s)
+        except json.JSONDecodeError as e:
+            raise SpaceError(f"not a gramlib architecture: invalid JSON ({e})") from e
+        return cls.from_dict(d)
 
     def save(self, path: str | Path) -> None:
         from .io import atomic_write_text
@@ -226,4 +232,10 @@ class Architecture:
 
     @classmethod
     def load(cls, path: str | Path) -> Architecture:
-        return cls.from_json(Path(path).read_text())
+        """Read a :meth:`save` file; a missing, empty or malformed file is a :class:`SpaceError` naming it."""
+        try:
+            return cls.from_json(Path(path).read_text())
+        except OSError as e:
+            raise SpaceError(f"cannot read architecture file {path}: {e.strerror or e}") from e
+        except SpaceError as e:
+            raise SpaceError(f"{path}: {e}") from e

@@ -168,7 +168,9 @@ class SwiftNet(nn.Module):
 
     def __init__(self, arch: Architecture, num_classes: int = 10, in_channels: int = 3, adapter_layers: int = 0):
         super().__init__()
-        if num_classes < 1 or in_channels < 1 or adapter_layers < 0:
+        ints = (num_classes, in_channels, adapter_layers)
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in ints) or num_classes < 1 or in_channels < 1 \
+                or adapter_layers < 0:
             raise ValueError(f"bad model arguments: num_classes={num_classes}, in_channels={in_channels}, "
                              f"adapter_layers={adapter_layers}")
         self.arch = arch

@@ -17,7 +17,7 @@ import platform
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -25,20 +25,33 @@ from .io import atomic_write_json, atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[2]
 
-#: notebook file stem → its section in params.yaml
-NOTEBOOKS = {
-    "01_search": "search",
-    "02_figure3_architecture": "figure3",
-    "03_figure5_pruning": "figure5",
-    "04_table1_cifar10": "table1",
-    "05_table4_transfer": "table4",
-    "06_imagenet_tables2_3": "imagenet",
-    "07_figures1_4_density": "density",
-    "08_summary": "summary",
-    "09_evidence": "evidence",
-    "10_proxy": "proxy",
-    "11_shape": "shape",
-}
+def _notebooks() -> dict[str, str]:
+    """Notebook file stem → its stage and ``params.yaml`` section, read from dvc.yaml (each stage's command is
+    ``bash bin/stage <notebook> --scale ...``), so that the list of pipeline notebooks has one home: adding a
+    notebook touches the notebook, its dvc.yaml block and its params.yaml sections."""
+    import re
+
+    import yaml
+
+    f = ROOT / "dvc.yaml"
+    if not f.exists():  # an installed package outside the project: no pipeline
+        return {}
+    found = {}
+    for stage, body in (yaml.safe_load(f.read_text()).get("stages") or {}).items():
+        m = re.search(r"bin/stage\s+(\S+)", str((body.get("do") or body).get("cmd", "")))
+        if m:
+            found[m.group(1)] = stage
+    return dict(sorted(found.items()))
+
+
+#: notebook file stem → its section in params.yaml (from dvc.yaml, in file order)
+NOTEBOOKS = _notebooks()
+
+
+def _scales(path: str | Path | None = None) -> list[str]:
+    import yaml
+
+    return list(yaml.safe_load((Path(path) if path else ROOT / "params.yaml").read_text())["scales"])
 
 
 def load_params(scale: str, path: str | Path | None = None) -> dict[str, Any]:
@@ -82,12 +95,66 @@ def _compatible(value: Any, default: Any, *, per_row: bool = False, per_key: boo
     return isinstance(value, type(default))
 
 
+def _value_rules() -> dict[str, tuple[str, Callable[[Any], bool], bool]]:
+    """Setting name → (allowed values, test of one value, whether null is allowed). A name means the same in
+    every notebook; choices come from gramlib's own registries (profiles, recipes, datasets, layouts, executors),
+    so a new profile or dataset is allowed here the moment it exists. Lists and per-row/per-key mappings are
+    tested value by value."""
+    from .data import DATASETS
+    from .executors import EXECUTORS
+    from .profiles import PROFILES
+    from .skeleton import LAYOUTS
+    from .space import PRUNE_REFERENCES
+    from .train import RECIPES
+
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    def integer(lo: int) -> tuple[str, Callable[[Any], bool], bool]:
+        return f"an integer >= {lo}", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= lo, False
+
+    def one_of(names: Any, extra: tuple[str, ...] = ()) -> tuple[str, Callable[[Any], bool], bool]:
+        allowed = [*names, *extra]
+        return "one of " + ", ".join(map(str, allowed)), lambda v: v in allowed, False
+
+    level = ("a pruning level in [0, 1]", lambda v: number(v) and 0 <= v <= 1, False)
+    positive = ("a number > 0", lambda v: number(v) and v > 0, False)
+    limit = ("null (all) or an integer >= 1", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, True)
+    rules = {
+        "profile": one_of(PROFILES), "recipe": one_of(RECIPES), "executor": one_of(EXECUTORS),
+        "dataset": one_of(DATASETS, ("imagenet",)), "datasets": one_of(DATASETS), "layouts": one_of(LAYOUTS),
+        "references": one_of(PRUNE_REFERENCES), "select_by": one_of(("icc", "tau")),
+        "iterations": integer(1), "search_iterations": integer(1), "epochs": integer(1), "reference_epochs": integer(1),
+        "grid_points": integer(2), "latency_runs": integer(1), "workers": integer(1), "archs": integer(1),
+        "reference_archs": integer(2), "confirm_archs": integer(1), "sizes": integer(16),
+        "seed": integer(0), "seeds": integer(0), "search_seeds": integer(0),
+        "train_limit": limit, "test_limit": limit, "reference_train_images": limit, "reference_test_images": limit,
+        "level": level, "levels": level, "heavy_level": level, "light_level": level, "reference_levels": level,
+        "budgets_mmacs": positive, "budget_mmacs": positive, "extra_budgets_mmacs": positive,
+        "train_budget_mmacs": positive, "width": positive, "mobilenet_width": positive, "mobilenet_widths": positive,
+        "scales": positive, "cost_target_hours": positive,
+    }
+    return rules
+
+
+def _values(v: Any) -> list[Any]:
+    """The single values of a setting: itself, or the items of a list, or the values of a mapping (recursively)."""
+    if isinstance(v, dict):
+        return [x for item in v.values() for x in _values(item)]
+    if isinstance(v, (list, tuple)):
+        return [x for item in v for x in _values(item)]
+    return [v]
+
+
 def check_params(name: str, scale: str, params_file: str | Path | None = None) -> dict[str, Any]:
     """The settings ``notebooks/<name>.ipynb`` gets at ``scale``, checked against its ``parameters`` cell.
 
     Raises:
         ParamsError: a key the notebook does not declare (a typo would otherwise fall back to the notebook's
-            default silently), a declared key missing (same), or a value of another type than the default's.
+            default silently), a declared key missing (same), a value of another type than the default's, or
+            a value outside what gramlib accepts for that name (``_value_rules``: a profile, recipe or dataset
+            gramlib does not know, a level outside [0, 1], zero epochs ...). Every problem is named with its
+            key, scale and the allowed values.
     """
     import ast
 
@@ -107,15 +174,25 @@ def check_params(name: str, scale: str, params_file: str | Path | None = None) -
     problems += [f"missing key {key}.{k} (notebook default {declared[k]['default']}: put it in params.yaml, so every "
                  "scale says what it runs)" for k in declared if k not in section]
     where = NOTEBOOKS[name]  # the params.yaml section, as PER_ROW / PER_KEY name it
+    rules, scales = _value_rules(), _scales(params_file)
     for k, v in section.items():
-        if k in declared:
-            try:
-                default = ast.literal_eval(declared[k]["default"])
-            except (ValueError, SyntaxError):
-                continue  # an expression: no type to compare
-            if not _compatible(v, default, per_row=(where, k) in PER_ROW, per_key=(where, k) in PER_KEY):
-                problems.append(f"{key}.{k} = {v!r}: expected a value like the notebook default {declared[k]['default']}"
-                                + (f" ({declared[k]['help']})" if declared[k].get("help") else ""))
+        if k not in declared:
+            continue
+        try:
+            default = ast.literal_eval(declared[k]["default"])
+        except (ValueError, SyntaxError):
+            default = None  # an expression: no type to compare
+        if not _compatible(v, default, per_row=(where, k) in PER_ROW, per_key=(where, k) in PER_KEY):
+            problems.append(f"{key}.{k} = {v!r}: expected a value like the notebook default {declared[k]['default']}"
+                            + (f" ({declared[k]['help']})" if declared[k].get("help") else ""))
+            continue
+        if k in rules:  # the type is right: is the value one gramlib accepts?
+            allowed, ok, nullable = rules[k]
+            bad = [x for x in _values(v) if not ((x is None and nullable) or (x is not None and ok(x)))]
+            if bad:
+                problems.append(f"{key}.{k} = {v!r}: {bad[0]!r} is not allowed (expected {allowed})")
+        if k == "proxy_from" and v is not None and v not in scales:
+            problems.append(f"{key}.proxy_from = {v!r}: expected null or a scale of params.yaml ({', '.join(scales)})")
     if problems:
         raise ParamsError("params.yaml does not match the notebooks:\n  " + "\n  ".join(problems))
     return section
@@ -128,7 +205,8 @@ def check_all_params(scale: str, params_file: str | Path | None = None) -> None:
         try:
             check_params(name, scale, params_file)
         except ParamsError as e:
-            problems += str(e).splitlines()[1:]
+            lines = str(e).splitlines()
+            problems += lines[1:] if len(lines) > 1 else ["  " + lines[0]]  # a one-line error is the problem itself
     if problems:
         raise ParamsError("params.yaml does not match the notebooks:\n" + "\n".join(problems))
 

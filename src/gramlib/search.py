@@ -326,7 +326,11 @@ def search(space: SearchSpace, rule: UpdateRule, config: SearchConfig, out_dir: 
     settings = {"space": space.to_dict(), "rule": asdict(rule), "search": config.to_dict()}
     cfg_path, mg_path, hist_path = out / "config.json", out / "metagraph.json", out / "history.jsonl"
     if cfg_path.exists():
-        old = json.loads(cfg_path.read_text())
+        try:
+            old = json.loads(cfg_path.read_text())
+        except json.JSONDecodeError as e:
+            raise SearchError(f"{cfg_path} is not a readable search configuration (invalid JSON: {e}); restore it, "
+                              "or delete the folder to start again") from e
         try:  # files written by older gramlib versions: compare in today's form (new fields take their defaults)
             old["space"] = SearchSpace.from_dict(old["space"]).to_dict()
             old["rule"] = asdict(UpdateRule(**old["rule"]))

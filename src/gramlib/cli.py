@@ -22,7 +22,8 @@ def _search(args: argparse.Namespace) -> int:
                                    "mode": args.mode, "device": args.device, "workers": args.workers,
                                    "executor": args.executor, "ray_address": args.ray_address,
                                    "cpus_per_candidate": args.cpus_per_candidate,
-                                   "gpus_per_candidate": args.gpus_per_candidate}.items() if v is not None}
+                                   "gpus_per_candidate": args.gpus_per_candidate, "latency": args.latency,
+                                   "latency_table": args.latency_table}.items() if v is not None}
     if args.unordered:
         overrides["ordered"] = False
     p = get_profile(args.profile, search=overrides)
@@ -58,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("search", help="run or resume a meta-graph search")
     s.add_argument("--profile", default="cpu", help="paper | cpu | smoke")
     s.add_argument("--out", required=True, help="output folder (resumed if it holds the same run)")
+    s.add_argument("--latency", choices=["measured", "table"],
+                   help="candidate latency: timed (not reproducible) or from a per-operation table measured once "
+                        "per machine (default: the profile's)")
+    s.add_argument("--latency-table", help="the table's file (measured there if missing)")
     s.add_argument("--iterations", type=int)
     s.add_argument("--dataset")
     s.add_argument("--seed", type=int)

@@ -47,6 +47,7 @@ from .architecture import Architecture
 from .executors import EXECUTORS, make_executor
 from .data import ProxySplit, load_split, make_proxy, normalize_stats
 from .io import atomic_write_json, atomic_write_text
+from .latency_table import LatencyTable, space_fingerprint
 from .metagraph import MetaGraph, UpdateRule
 from .model import build_model
 from .profiling import count_cost, measure_latency, num_threads
@@ -56,6 +57,7 @@ from .train import DivergedError, Recipe, evaluate, Normalizer, resolve_device, 
 log = logging.getLogger(__name__)
 
 MODES = ("gram", "random")
+LATENCY_SOURCES = ("measured", "table")
 
 
 class SearchError(RuntimeError):
@@ -74,6 +76,12 @@ class SearchConfig:
         proxy_train, proxy_val: proxy set sizes (per class if ``per_class``).
         per_class: stratified proxy sampling.
         proxy_recipe: how each candidate is trained.
+        latency: where a candidate's latency comes from: "measured" (timed on this machine, as the paper does:
+            not reproducible, since timing noise enters the reward when the rule's cost is latency) or "table"
+            (estimated from a per-operation :class:`~gramlib.latency_table.LatencyTable` measured once per
+            machine: the same seed gives the same meta-graph).
+        latency_table: the table's file (default ``<data_root>/latency_tables/<space and input>-<threads>t.json``;
+            measured there if missing).
         latency_runs, latency_warmup, latency_threads: batch-1 latency measurement.
         channels_last: train and evaluate candidates in the channels-last memory
             format (about 18 % faster on 2 CPU cores for the cpu profile).
@@ -98,6 +106,8 @@ class SearchConfig:
     per_class: bool = False
     proxy_recipe: Recipe = field(default_factory=lambda: Recipe("adam", lr=4e-3, epochs=3, batch_size=64,
                                                                 weight_decay=0.0, schedule="constant", augment="none"))
+    latency: str = "measured"
+    latency_table: str | None = None
     latency_runs: int = 20
     latency_warmup: int = 3
     latency_threads: int | None = 1
@@ -122,6 +132,8 @@ class SearchConfig:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.latency not in LATENCY_SOURCES:
+            raise ValueError(f"latency must be one of {LATENCY_SOURCES}, got {self.latency!r}")
         if self.executor not in EXECUTORS:
             raise ValueError(f"executor must be one of {EXECUTORS}, got {self.executor!r}")
         for name in ("iterations", "seed", "proxy_train", "proxy_val", "workers", "max_retries"):
@@ -150,12 +162,25 @@ class SearchConfig:
         return cls(**d)
 
 
+def latency_table_for(space: SearchSpace, config: SearchConfig, proxy: ProxySplit) -> LatencyTable:
+    """The latency table a ``latency="table"`` search reads: ``config.latency_table``, or one per space, input and
+    thread count under ``<data_root>/latency_tables/``; measured and stored there the first time."""
+    shape = tuple(proxy.train.x.shape[1:])
+    path = config.latency_table or (Path(config.data_root) / "latency_tables" /
+                                    f"{space_fingerprint(space, shape)}-{config.latency_threads or 'all'}t.json")
+    return LatencyTable.load_or_measure(path, space, shape, len(proxy.train.classes), threads=config.latency_threads,
+                                        progress=False)
+
+
 def candidate_seed(seed: int, iteration: int) -> int:
     return (int(seed) * 1_000_003 + int(iteration) * 7919 + 17) % (2**31 - 1)
 
 
-def score_candidate(arch: Architecture, proxy: ProxySplit, config: SearchConfig, seed: int) -> dict[str, Any]:
+def score_candidate(arch: Architecture, proxy: ProxySplit, config: SearchConfig, seed: int,
+                    table: LatencyTable | None = None) -> dict[str, Any]:
     """Build, proxy-train and evaluate one candidate; returns its figures and a time split.
+
+    Its latency is measured, or with a ``table`` estimated from it (deterministic).
 
     A candidate whose loss goes NaN/inf gets ``accuracy = nan`` and ``diverged = True``.
     """
@@ -185,10 +210,13 @@ def score_candidate(arch: Architecture, proxy: ProxySplit, config: SearchConfig,
         acc = ev["top1"]
     times["eval"] = time.perf_counter() - t
     t = time.perf_counter()
-    lat = measure_latency(model, (c, h, w), runs=config.latency_runs, warmup=config.latency_warmup,
-                          threads=config.latency_threads)
+    if table is not None:
+        latency_ms = table.estimate_ms(model.to("cpu"), (c, h, w))
+    else:
+        latency_ms = measure_latency(model, (c, h, w), runs=config.latency_runs, warmup=config.latency_warmup,
+                                     threads=config.latency_threads).median_ms
     times["latency"] = time.perf_counter() - t
-    return {"accuracy": acc, "diverged": diverged, "latency_ms": lat.median_ms, "macs": cost.macs,
+    return {"accuracy": acc, "diverged": diverged, "latency_ms": latency_ms, "macs": cost.macs,
             "params": cost.params, "times": times}
 
 
@@ -378,12 +406,16 @@ def search(space: SearchSpace, rule: UpdateRule, config: SearchConfig, out_dir: 
     executor = make_executor(config.executor, address=config.ray_address, cpus=config.cpus_per_candidate,
                              gpus=config.gpus_per_candidate, num_cpus=config.ray_num_cpus)
     shared_proxy = executor.put(proxy)
+    table_arg: tuple[Any, ...] = ()
+    if config.latency == "table":  # measured once per machine, before the first candidate; then only read
+        table_arg = (executor.put(latency_table_for(space, config, proxy)),)
     in_flight: dict[int, Candidate] = {}
     next_index = mg.iteration + len(queued)  # candidates sampled so far (applied + in flight; indices 0, 1, ...)
 
     def submit(c: Candidate) -> None:
         in_flight[c.index] = c
-        executor.submit(c.index, score_candidate, c.arch, shared_proxy, config, candidate_seed(config.seed, c.index))
+        executor.submit(c.index, score_candidate, c.arch, shared_proxy, config, candidate_seed(config.seed, c.index),
+                        *table_arg)
 
     def fill(applied: int) -> None:
         """Sample and submit until ``workers`` are in flight (and no more than this call's share of iterations)."""

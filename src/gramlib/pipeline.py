@@ -226,6 +226,12 @@ def results_dir(scale: str) -> Path:
     return d
 
 
+def checkpoints(scale: str) -> str:
+    """Where a scale's training checkpoints live (``data/checkpoints/<scale>``, relative to the project root,
+    which the notebooks run in): every notebook's trainings resume from here."""
+    return f"data/checkpoints/{scale}"
+
+
 def read_table(scale: str, path: str):
     """A table another notebook wrote, ``results/<scale>/<path>`` (a CSV), as a DataFrame; empty if that
     notebook has not run (its claims are then left out, not failed)."""

@@ -17,7 +17,7 @@ from .metagraph import UpdateRule
 from .search import SearchConfig
 from .skeleton import layout
 from .space import PAPER_OPS, SearchSpace
-from .train import Recipe
+from .train import RECIPES, Recipe
 
 
 @dataclass(frozen=True)
@@ -30,8 +30,8 @@ class Profile:
 
 
 def _proxy(epochs: int, batch_size: int = 64) -> Recipe:
-    return Recipe("adam", lr=4e-3, epochs=epochs, batch_size=batch_size, weight_decay=0.0, schedule="constant",
-                  augment="none")
+    """train.RECIPES["proxy"] (the one home of the proxy recipe) at another length or batch size."""
+    return replace(RECIPES["proxy"], epochs=epochs, batch_size=batch_size)
 
 
 PROFILES: dict[str, Profile] = {

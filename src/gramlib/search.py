@@ -52,7 +52,7 @@ from .metagraph import MetaGraph, UpdateRule
 from .model import build_model
 from .profiling import count_cost, measure_latency, num_threads
 from .space import SearchSpace
-from .train import DivergedError, Recipe, evaluate, Normalizer, resolve_device, train
+from .train import RECIPES, DivergedError, Recipe, evaluate, Normalizer, resolve_device, train
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +104,7 @@ class SearchConfig:
     proxy_train: int = 500
     proxy_val: int = 500
     per_class: bool = False
-    proxy_recipe: Recipe = field(default_factory=lambda: Recipe("adam", lr=4e-3, epochs=3, batch_size=64,
-                                                                weight_decay=0.0, schedule="constant", augment="none"))
+    proxy_recipe: Recipe = field(default_factory=lambda: RECIPES["proxy"])
     latency: str = "measured"
     latency_table: str | None = None
     latency_runs: int = 20
@@ -249,6 +248,22 @@ def _identity(settings: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps({**settings, "search": {k: v for k, v in settings["search"].items() if k not in skip}}))
 
 
+def _identity_defaults() -> dict[str, Any]:
+    return _identity({"space": {}, "rule": asdict(UpdateRule()), "search": SearchConfig().to_dict()})
+
+
+def _non_default(d: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        if k in defaults and isinstance(v, dict) and isinstance(defaults[k], dict):
+            v = _non_default(v, defaults[k])
+            if v:
+                out[k] = v
+        elif k not in defaults or v != defaults[k]:
+            out[k] = v
+    return out
+
+
 def run_name(space: SearchSpace, rule: UpdateRule, config: SearchConfig) -> str:
     """The folder name of a search, keyed by its settings: ``<mode>-<dataset>-seed<seed>-<hash>``.
 
@@ -259,6 +274,10 @@ def run_name(space: SearchSpace, rule: UpdateRule, config: SearchConfig) -> str:
     import hashlib
 
     ident = _identity({"space": space.to_dict(), "rule": asdict(rule), "search": config.to_dict()})
+    # settings at their default are left out, so a field added to gramlib later (at a default that keeps the old
+    # behaviour) does not rename existing searches
+    ident["rule"] = _non_default(ident["rule"], _identity_defaults()["rule"])
+    ident["search"] = _non_default(ident["search"], _identity_defaults()["search"])
     digest = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:10]
     return f"{config.mode}-{config.dataset}-seed{config.seed}-{digest}"
 

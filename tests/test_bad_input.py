@@ -231,3 +231,16 @@ def test_cli_bad_arguments_name_the_input(tmp_path, args, message):
     assert message.replace("MISSING", str(tmp_path / "absent.json")) in out.stderr
     assert "Traceback" not in out.stderr
     assert not (tmp_path / "out" / "config.json").exists()
+
+
+def test_notebook_defaults_are_the_smoke_scale():
+    """A notebook run by hand (no papermill parameters) runs exactly params.yaml's smoke block: the defaults in
+    its parameters cell are that block, so no setting has two disagreeing homes."""
+    import ast
+
+    import papermill as pm
+
+    for name, section in NOTEBOOKS.items():
+        declared = pm.inspect_notebook(str(ROOT / "notebooks" / f"{name}.ipynb"))
+        defaults = {k: ast.literal_eval(v["default"]) for k, v in declared.items() if k != "scale"}
+        assert defaults == SMOKE["scales"]["smoke"][section], name

@@ -82,6 +82,8 @@ def _compatible(value: Any, default: Any, *, per_row: bool = False, per_key: boo
     ``per_key``, a mapping of such."""
     if value is None or default is None:
         return True
+    if per_key and isinstance(default, dict):  # a per-key default: each value must be like its values
+        return all(_compatible(value, d, per_row=per_row, per_key=True) for d in list(default.values())[:1])
     if per_key and isinstance(value, dict):
         return all(_compatible(v, default, per_row=per_row) for v in value.values())
     if per_row and isinstance(value, list) and not isinstance(default, (list, tuple)):

@@ -244,3 +244,9 @@ def test_notebook_defaults_are_the_smoke_scale():
         declared = pm.inspect_notebook(str(ROOT / "notebooks" / f"{name}.ipynb"))
         defaults = {k: ast.literal_eval(v["default"]) for k, v in declared.items() if k != "scale"}
         assert defaults == SMOKE["scales"]["smoke"][section], name
+
+
+def test_notebooks_route_progress_bars_through_gramlib():
+    """tqdm.auto in a notebook puts bars (and a TqdmWarning without ipywidgets) into the rendered copy."""
+    for f in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        assert "from tqdm" not in f.read_text(), f.name

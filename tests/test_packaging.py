@@ -75,3 +75,19 @@ def test_gitattributes_strip_source_notebooks_only():
     rules = [line for line in (root / ".gitattributes").read_text().splitlines() if line and not line.startswith("#")]
     assert "notebooks/*.ipynb filter=nbstripout diff=ipynb" in rules
     assert not any(line.startswith("results") or line.startswith("*") for line in rules)  # rendered copies keep outputs
+
+
+def test_caches_beside_the_sources_do_not_change_stage_dependencies():
+    """An import without PYTHONDONTWRITEBYTECODE writes __pycache__ into src/gramlib; Jupyter writes
+    .ipynb_checkpoints beside notebooks. dvc must ignore them, or every stage turns stale and `make resume`
+    reruns everything."""
+    import shutil
+    import subprocess
+
+    dvc = shutil.which("dvc") or str(ROOT / ".venv" / "bin" / "dvc")
+    paths = ["src/gramlib/__pycache__/model.cpython-311.pyc", "notebooks/.ipynb_checkpoints/01_search-checkpoint.ipynb",
+             ".pytest_cache/v/cache/lastfailed", "src/gramlib.egg-info/PKG-INFO"]
+    got = subprocess.run([dvc, "check-ignore", *paths], cwd=ROOT, capture_output=True, text=True)
+    assert got.returncode == 0, got.stderr
+    assert got.stdout.split() == paths
+    assert subprocess.run([dvc, "check-ignore", "src/gramlib/model.py"], cwd=ROOT, capture_output=True).returncode == 1

@@ -6,7 +6,7 @@ crop + flip, normalisation, forward, backward, SGD step) side by side in one run
 so they share the machine's state. The SwiftNets are the cpu meta-graph's
 (``results/cpu/search_run/metagraph.json``) pruned to the paper's Table 1 MACs.
 
-    python benchmarks/train_speed.py                    # ~3 minutes on 2 cores
+    python benchmarks/train_speed.py                    # ~8 minutes on 2 cores (3 repeats, median)
     python benchmarks/train_speed.py --compile          # also time torch.compile (compile time reported)
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import time
 from pathlib import Path
 
@@ -50,6 +51,8 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=4096, help="images per timed epoch")
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--compile", action="store_true", help="also time torch.compile'd SwiftNets")
+    ap.add_argument("--repeats", type=int, default=3, help="timed epochs per model and layout (the median is printed): "
+                    "one epoch of a small model varies by up to 30 %% between runs on this machine")
     args = ap.parse_args()
 
     mg = MetaGraph.load(args.metagraph)
@@ -63,14 +66,23 @@ def main() -> None:
             f"SwiftNet@{pick['budget_mmacs']:g}M": lambda: build_model(arch, 10, 3),
             f"plain-CNN@{pick['budget_mmacs']:g}M": lambda: plain_cnn(width, 10),
         }
+        best: dict[str, float] = {}
         for name, make in models.items():
             for cl in (False, True):
                 torch.manual_seed(0)
                 m = make()
                 cost = count_cost(m, SHAPE)
-                ips = images_per_second(m, args.images, args.batch_size, cl)
+                runs = []
+                for _ in range(args.repeats):
+                    runs.append(images_per_second(m, args.images, args.batch_size, cl))
+                ips = statistics.median(runs)
+                best[name.split("@")[0]] = max(best.get(name.split("@")[0], 0.0), ips)
                 print(json.dumps({"model": name, "mmacs": round(cost.mmacs, 2), "mparams": round(cost.params / 1e6, 3),
-                                  "channels_last": cl, "train_images_per_s": round(ips)}), flush=True)
+                                  "channels_last": cl, "train_images_per_s": round(ips),
+                                  "runs": [round(r) for r in runs]}), flush=True)
+        # each model at its faster memory layout: what the trainer would choose
+        print(json.dumps({"budget_mmacs": pick["budget_mmacs"],
+                          "swiftnet_vs_plain_cnn": round(best["SwiftNet"] / best["plain-CNN"], 3)}), flush=True)
         if args.compile:
             torch.manual_seed(0)
             m = build_model(arch, 10, 3)
@@ -87,7 +99,8 @@ def main() -> None:
         m = mobilenet_v2(0.35, 10, small_input=True)
         print(json.dumps({"model": "MobileNetV2-0.35 (small input)", "mmacs": round(cost.mmacs, 2),
                           "mparams": round(cost.params / 1e6, 3), "channels_last": cl,
-                          "train_images_per_s": round(images_per_second(m, args.images, args.batch_size, cl))}), flush=True)
+                          "train_images_per_s": round(statistics.median(images_per_second(m, args.images, args.batch_size, cl)
+                                                                         for _ in range(args.repeats)))}), flush=True)
 
 
 if __name__ == "__main__":

@@ -25,13 +25,14 @@ import json
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from .io import atomic_write_json
+from .profiling import cpu_name
 from .progress import progress_bar as tqdm
 
 FORMAT = "gramlib.latency_table/1"
@@ -79,15 +80,7 @@ def space_fingerprint(space: Any, input_shape: tuple[int, int, int]) -> str:
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "machine": platform.machine(), "torch": torch.__version__}
+    return {"cpu": cpu_name(), "machine": platform.machine(), "torch": torch.__version__}
 
 
 @dataclass
@@ -203,6 +196,3 @@ class LatencyTable:
         path.parent.mkdir(parents=True, exist_ok=True)
         table.save(path)
         return table
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.entries)

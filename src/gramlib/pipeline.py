@@ -48,18 +48,17 @@ def _notebooks() -> dict[str, str]:
 NOTEBOOKS = _notebooks()
 
 
-def _scales(path: str | Path | None = None) -> list[str]:
+def _all_scales(path: str | Path | None = None) -> dict[str, Any]:
+    """Every scale's settings (``scales`` of params.yaml)."""
     import yaml
 
-    return list(yaml.safe_load((Path(path) if path else ROOT / "params.yaml").read_text())["scales"])
+    return yaml.safe_load((Path(path) if path else ROOT / "params.yaml").read_text())["scales"]
 
 
-def load_params(scale: str, path: str | Path | None = None) -> dict[str, Any]:
-    """The settings of one scale (``scales.<scale>`` of params.yaml)."""
-    import yaml
-
-    path = Path(path) if path else ROOT / "params.yaml"
-    scales = yaml.safe_load(path.read_text())["scales"]
+def load_params(scale: str, path: str | Path | None = None, *, scales: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The settings of one scale (``scales.<scale>`` of params.yaml, or of ``scales`` when already read)."""
+    if scales is None:
+        scales = _all_scales(path)
     if scale not in scales:
         raise ValueError(f"unknown scale {scale!r}; params.yaml defines {sorted(scales)}")
     return scales[scale]
@@ -148,7 +147,8 @@ def _values(v: Any) -> list[Any]:
     return [v]
 
 
-def check_params(name: str, scale: str, params_file: str | Path | None = None) -> dict[str, Any]:
+def check_params(name: str, scale: str, params_file: str | Path | None = None, *,
+                 scales: dict[str, Any] | None = None) -> dict[str, Any]:
     """The settings ``notebooks/<name>.ipynb`` gets at ``scale``, checked against its ``parameters`` cell.
 
     Raises:
@@ -157,6 +157,8 @@ def check_params(name: str, scale: str, params_file: str | Path | None = None) -
             a value outside what gramlib accepts for that name (``_value_rules``: a profile, recipe or dataset
             gramlib does not know, a level outside [0, 1], zero epochs ...). Every problem is named with its
             key, scale and the allowed values.
+
+    ``scales``: params.yaml's ``scales`` when the caller has read it already (:func:`check_all_params`).
     """
     import ast
 
@@ -165,7 +167,9 @@ def check_params(name: str, scale: str, params_file: str | Path | None = None) -
     if name not in NOTEBOOKS:
         raise ValueError(f"unknown notebook {name!r}; choose one of {sorted(NOTEBOOKS)}")
     key = f"scales.{scale}.{NOTEBOOKS[name]}"
-    section = load_params(scale, params_file).get(NOTEBOOKS[name])
+    if scales is None:
+        scales = _all_scales(params_file)
+    section = load_params(scale, scales=scales).get(NOTEBOOKS[name])
     if section is None:
         section = {}
     if not isinstance(section, dict):
@@ -176,7 +180,7 @@ def check_params(name: str, scale: str, params_file: str | Path | None = None) -
     problems += [f"missing key {key}.{k} (notebook default {declared[k]['default']}: put it in params.yaml, so every "
                  "scale says what it runs)" for k in declared if k not in section]
     where = NOTEBOOKS[name]  # the params.yaml section, as PER_ROW / PER_KEY name it
-    rules, scales = _value_rules(), _scales(params_file)
+    rules = _value_rules()
     for k, v in section.items():
         if k not in declared:
             continue
@@ -203,9 +207,10 @@ def check_params(name: str, scale: str, params_file: str | Path | None = None) -
 def check_all_params(scale: str, params_file: str | Path | None = None) -> None:
     """:func:`check_params` for every notebook, all problems in one error."""
     problems = []
+    scales = _all_scales(params_file)  # read once for all notebooks
     for name in NOTEBOOKS:
         try:
-            check_params(name, scale, params_file)
+            check_params(name, scale, scales=scales)
         except ParamsError as e:
             lines = str(e).splitlines()
             problems += lines[1:] if len(lines) > 1 else ["  " + lines[0]]  # a one-line error is the problem itself
@@ -265,14 +270,8 @@ def git_commit() -> str:
 
 def hardware() -> str:
     """One line naming the CPU (and GPU) a result was produced on."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from .profiling import cpu_name  # not at module level: `--check` should not pay for importing fvcore
+    cpu = cpu_name()
     gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"
     return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads){gpu}"
 

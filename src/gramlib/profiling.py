@@ -10,15 +10,28 @@ published, instead of fvcore's 314 M total).
 from __future__ import annotations
 
 import logging
+import platform
 import statistics
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator
 
 import torch
 from fvcore.nn import FlopCountAnalysis, parameter_count
 from torch import nn
+
+def cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux; else what :mod:`platform` knows)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
 
 #: fvcore operator names that are convolutions or matrix products.
 MAC_OPERATORS = frozenset({"conv", "linear", "addmm", "matmul", "mm", "bmm", "einsum"})

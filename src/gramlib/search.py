@@ -276,8 +276,9 @@ def run_name(space: SearchSpace, rule: UpdateRule, config: SearchConfig) -> str:
     ident = _identity({"space": space.to_dict(), "rule": asdict(rule), "search": config.to_dict()})
     # settings at their default are left out, so a field added to gramlib later (at a default that keeps the old
     # behaviour) does not rename existing searches
-    ident["rule"] = _non_default(ident["rule"], _identity_defaults()["rule"])
-    ident["search"] = _non_default(ident["search"], _identity_defaults()["search"])
+    defaults = _identity_defaults()
+    ident["rule"] = _non_default(ident["rule"], defaults["rule"])
+    ident["search"] = _non_default(ident["search"], defaults["search"])
     digest = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:10]
     return f"{config.mode}-{config.dataset}-seed{config.seed}-{digest}"
 
@@ -293,6 +294,7 @@ def search_in(root: str | Path, space: SearchSpace, rule: UpdateRule, config: Se
     """
     folder = Path(root) / run_name(space, rule, config)
     mg_path = folder / "metagraph.json"
+    # read here although search() reads it again: a replay must not first pay for loading the proxy data
     if mg_path.exists():
         held = MetaGraph.load(mg_path, expected_space=space).iteration
         if held > config.iterations:

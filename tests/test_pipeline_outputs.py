@@ -80,7 +80,7 @@ def test_table1_rows_and_macs(scale):
                 assert 10 <= row.macs_per_param <= 30, (row.model, row.macs_per_param)
 
 
-#: Table 1 rows whose MACs/params (41-45) are not the paper's (~12): README "Table 1 at the cpu scale", docs/interpretation.md
+#: Table 1 rows whose MACs/params (40-50) are not the paper's (~12): README "Table 1 at the cpu scale", docs/interpretation.md
 NOT_THE_PAPERS_SHAPE = {("cpu", "SwiftNet-0.4"), ("cpu", "SwiftNet-0.3")}
 
 
@@ -181,8 +181,10 @@ def test_shape_tables(scale):
     assert len(sizes) == len(p["layouts"]) * len(p["budgets_mmacs"])
     assert set(sizes.layout) == set(p["layouts"])
     by = sizes.groupby("layout").macs_per_param.median()
-    if {"pool-between", "stem2-pool-before"} <= set(by.index):  # ratio ~ feature-map area: 16x lower at 1/4 the side
-        assert by["stem2-pool-before"] < by["pool-between"] / 4
+    if {"pool-between", "stem2-pool-before"} <= set(by.index):
+        # a convolution's MACs/params is its output area (16x lower at 1/4 the side), diluted by the classifier and
+        # the budget's level: 3.8x lower on the from-scratch cpu meta-graph of 916ba12 (32 against 122), 4-5x before
+        assert by["stem2-pool-before"] < by["pool-between"] / 3
     trained = pd.read_csv(RESULTS / scale / "11_shape" / "layout_training.csv")
     assert set(trained.layout) == set(p["layouts"]) and trained.accuracy.between(0, 100).all()
     refs = pd.read_csv(RESULTS / scale / "11_shape" / "pruning_references.csv")
@@ -198,7 +200,9 @@ def test_cpu_scale_models_are_the_papers_size_and_the_metagraph_learned():
     t1 = pd.read_csv(CPU / "03_figure5_pruning" / "level_for_budget.csv")
     assert list(t1.budget_mmacs) == [r["mmacs"] for r in paper.TABLE1]
     assert (t1.mmacs / t1.budget_mmacs).between(1 / 1.5, 1.5).all(), t1
-    assert t1.macs_per_param.between(10, 50).all()  # paper ~12; 41-45 at 12 and 36 M (docs/interpretation.md)
+    # paper ~12; ours 25 / 25 / 40 / 50 (916ba12's from-scratch meta-graph; 21-45 before): a guard against the
+    # 220-341 of the first layouts, not a claim of the paper's shape (docs/interpretation.md)
+    assert t1.macs_per_param.between(10, 60).all()
     t4 = pd.read_csv(CPU / "03_figure5_pruning" / "level_for_budget_table4.csv").set_index("task")
     for task in ("fashion-mnist", "svhn"):  # MNIST's 0.23 M lies below the smallest non-identity model (docs)
         assert 1 / 1.5 <= t4.mmacs[task] / t4.paper_mmacs[task] <= 1.5, t4

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ from gramlib.evidence import match_macs
 from gramlib.experiments import mobilenet_v2, plain_cnn
 from gramlib.metagraph import MetaGraph
 from gramlib.model import build_model
-from gramlib.profiling import count_cost
+from gramlib.profiling import count_cost, cpu_name
 from gramlib.shape import level_grid, levels_for_budgets
 from gramlib.train import recipe_with, train
 
@@ -56,7 +55,7 @@ def main() -> None:
     args = ap.parse_args()
 
     mg = MetaGraph.load(args.metagraph)
-    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine(),
+    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "cpu": cpu_name(),
                       "images": args.images, "batch_size": args.batch_size}))
     for pick in levels_for_budgets(mg, args.budgets, levels=level_grid(61)):
         arch = mg.prune(pick["level"])

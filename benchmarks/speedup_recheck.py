@@ -1,0 +1,69 @@
+"""Re-measure the Imagenette speed-up at equal accuracy in a fresh process: how far the stage's eager figure moves.
+
+Prints figures (it is not a test). ``06_imagenet_tables2_3`` measures every model's batch-1, 1-thread latency
+in the notebook's own process, after the trainings. This script rebuilds the same models (SwiftNets from the
+architecture files the stage wrote, MobileNetV2 from torchvision at the same widths), measures eager PyTorch
+latency in a clean process, interleaved ``--rounds`` times (the median is kept), and recomputes the speed-up at
+equal accuracy from the stage's accuracies with the stage's function (``gramlib.evidence.speedup_at_equal_accuracy``).
+
+    python benchmarks/speedup_recheck.py                 # ~1 minute on 2 cores
+    python benchmarks/speedup_recheck.py --scale quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from gramlib.architecture import Architecture
+from gramlib.evidence import speedup_at_equal_accuracy, summarize_speedup
+from gramlib.experiments import mobilenet_v2
+from gramlib.model import build_model
+from gramlib.profiling import cpu_name, measure_latency
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def rebuild(row, stage_dir: Path) -> torch.nn.Module:
+    """The model behind one row of ``latency_1thread.csv`` (untrained: latency does not depend on the weights)."""
+    torch.manual_seed(0)
+    if row.family == "MobileNetV2":  # "MobileNetV2-<width>-<input>"
+        return mobilenet_v2(float(row.model.split("-")[1]), 10)
+    return build_model(Architecture.load(stage_dir / f"{row.model}.json"), 10, 3, input_size=int(row.input))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scale", default="cpu", help="which results/<scale>/06_imagenet_tables2_3 to re-measure")
+    ap.add_argument("--runs", type=int, default=100, help="timed runs per measurement (median)")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved passes over every model (median of the rounds)")
+    args = ap.parse_args()
+    stage_dir = ROOT / "results" / args.scale / "06_imagenet_tables2_3"
+    lat = pd.read_csv(stage_dir / "latency_1thread.csv")
+    lat = lat[lat.backend == "eager"].reset_index(drop=True)
+    print(json.dumps({"torch": torch.__version__, "cpu": cpu_name(), "scale": args.scale, "models": len(lat),
+                      "runs": args.runs, "rounds": args.rounds}))
+    models = [rebuild(r, stage_dir) for r in lat.itertuples()]
+    times: list[list[float]] = [[] for _ in models]
+    for _ in range(args.rounds):  # interleaved, so drift in the machine's state touches every model alike
+        for i, (r, m) in enumerate(zip(lat.itertuples(), models)):
+            times[i].append(measure_latency(m, (3, r.input, r.input), runs=args.runs, warmup=10, threads=1).median_ms)
+    lat["fresh_ms"] = [statistics.median(t) for t in times]
+    for r in lat.itertuples():
+        print(json.dumps({"model": r.model, "top1": round(r.top1, 2), "stage_ms": round(r.latency_ms, 3),
+                          "fresh_ms": round(r.fresh_ms, 3)}))
+    for size, d in lat.groupby("input"):
+        for col in ("latency_ms", "fresh_ms"):
+            pts = {fam: list(zip(g.top1, g[col])) for fam, g in d.groupby("family")}
+            s = summarize_speedup(speedup_at_equal_accuracy(pts.get("SwiftNet", []), pts.get("MobileNetV2", [])))
+            print(json.dumps({"input": int(size), "latencies": "stage" if col == "latency_ms" else "fresh process",
+                              **{k: round(v, 3) if isinstance(v, float) else v for k, v in s.items()}}))
+
+
+if __name__ == "__main__":
+    main()

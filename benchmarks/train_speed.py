@@ -3,7 +3,8 @@
 Prints figures (it is not a test). Every model runs the trainer's own step
 (:func:`gramlib.train.train` on in-memory uint8 CIFAR-10-shaped tensors: batched
 crop + flip, normalisation, forward, backward, SGD step) side by side in one run,
-so they share the machine's state. The SwiftNets are the cpu meta-graph's
+so they share the machine's state; each SwiftNet's timed epochs alternate with its
+plain CNN's. The SwiftNets are the cpu meta-graph's
 (``results/cpu/search_run/metagraph.json``) pruned to the paper's Table 1 MACs.
 
     python benchmarks/train_speed.py                    # ~8 minutes on 2 cores (3 repeats, median)
@@ -50,8 +51,9 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=4096, help="images per timed epoch")
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--compile", action="store_true", help="also time torch.compile'd SwiftNets")
-    ap.add_argument("--repeats", type=int, default=3, help="timed epochs per model and layout (the median is printed): "
-                    "one epoch of a small model varies by up to 30 %% between runs on this machine")
+    ap.add_argument("--repeats", type=int, default=3, help="timed epochs per model and layout, the SwiftNet's and the plain "
+                    "CNN's interleaved (the median is printed): one epoch of a small model varies by up to 30 %% between "
+                    "runs on this machine")
     args = ap.parse_args()
 
     mg = MetaGraph.load(args.metagraph)
@@ -66,19 +68,25 @@ def main() -> None:
             f"plain-CNN@{pick['budget_mmacs']:g}M": lambda: plain_cnn(width, 10),
         }
         best: dict[str, float] = {}
-        for name, make in models.items():
-            for cl in (False, True):
+        for cl in (False, True):
+            built = {}
+            for name, make in models.items():
                 torch.manual_seed(0)
-                m = make()
+                built[name] = make()
+            runs: dict[str, list[float]] = {name: [] for name in built}
+            for _ in range(args.repeats):  # interleaved: a drift in the machine's speed touches both models alike
+                for name, m in built.items():
+                    runs[name].append(images_per_second(m, args.images, args.batch_size, cl))
+            for name, m in built.items():
                 cost = count_cost(m, SHAPE)
-                runs = []
-                for _ in range(args.repeats):
-                    runs.append(images_per_second(m, args.images, args.batch_size, cl))
-                ips = statistics.median(runs)
+                ips = statistics.median(runs[name])
                 best[name.split("@")[0]] = max(best.get(name.split("@")[0], 0.0), ips)
                 print(json.dumps({"model": name, "mmacs": round(cost.mmacs, 2), "mparams": round(cost.params / 1e6, 3),
                                   "channels_last": cl, "train_images_per_s": round(ips),
-                                  "runs": [round(r) for r in runs]}), flush=True)
+                                  "runs": [round(r) for r in runs[name]]}), flush=True)
+            sw, pc = runs.values()
+            print(json.dumps({"budget_mmacs": pick["budget_mmacs"], "channels_last": cl,
+                              "ratio_per_round": [round(a / b, 3) for a, b in zip(sw, pc)]}), flush=True)
         # each model at its faster memory layout: what the trainer would choose
         print(json.dumps({"budget_mmacs": pick["budget_mmacs"],
                           "swiftnet_vs_plain_cnn": round(best["SwiftNet"] / best["plain-CNN"], 3)}), flush=True)

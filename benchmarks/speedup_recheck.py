@@ -6,7 +6,7 @@ architecture files the stage wrote, MobileNetV2 from torchvision at the same wid
 latency in a clean process, interleaved ``--rounds`` times (the median is kept), and recomputes the speed-up at
 equal accuracy from the stage's accuracies with the stage's function (``gramlib.evidence.speedup_at_equal_accuracy``).
 
-    python benchmarks/speedup_recheck.py                 # ~1 minute on 2 cores
+    python benchmarks/speedup_recheck.py                 # ~30 s on 2 cores (21 models x 3 rounds)
     python benchmarks/speedup_recheck.py --scale quick
 """
 

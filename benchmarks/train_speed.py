@@ -7,7 +7,7 @@ so they share the machine's state; each SwiftNet's timed epochs alternate with i
 plain CNN's. The SwiftNets are the cpu meta-graph's
 (``results/cpu/search_run/metagraph.json``) pruned to the paper's Table 1 MACs.
 
-    python benchmarks/train_speed.py                    # ~8 minutes on 2 cores (3 repeats, median)
+    python benchmarks/train_speed.py                    # 5-8 minutes on 2 cores (3 repeats, median)
     python benchmarks/train_speed.py --compile          # also time torch.compile (compile time reported)
 """
 
@@ -74,8 +74,9 @@ def main() -> None:
                 torch.manual_seed(0)
                 built[name] = make()
             runs: dict[str, list[float]] = {name: [] for name in built}
-            for _ in range(args.repeats):  # interleaved: a drift in the machine's speed touches both models alike
-                for name, m in built.items():
+            for rnd in range(args.repeats):  # interleaved: a drift in the machine's speed touches both models alike
+                order = list(built.items())
+                for name, m in (order if rnd % 2 == 0 else order[::-1]):  # and neither always goes first
                     runs[name].append(images_per_second(m, args.images, args.batch_size, cl))
             for name, m in built.items():
                 cost = count_cost(m, SHAPE)

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import fused
 from .architecture import Architecture, Dag
 from .space import parse_op
 
@@ -60,7 +61,11 @@ class ELU(nn.Module):
 
 
 class ConvBNAct(nn.Sequential):
-    """k×k convolution (no bias), BatchNorm, ELU: every node of the search space."""
+    """k×k convolution (no bias), BatchNorm, ELU: every node of the search space.
+
+    In training on the CPU, BatchNorm + ELU run as one fused kernel (:mod:`gramlib.fused`); the modules,
+    their parameters and checkpoint keys are the same either way.
+    """
 
     def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int = 1):
         super().__init__(
@@ -68,6 +73,12 @@ class ConvBNAct(nn.Sequential):
             nn.BatchNorm2d(out_channels),
             ELU(),
         )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        conv, bn, act = self
+        x = conv(x)
+        y = fused.bn_elu(bn, x)
+        return act(bn(x)) if y is None else y
 
 
 #: Skeleton.downsample name → factory(channels) of the module placed before a hierarchy. "none" places no

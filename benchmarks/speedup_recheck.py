@@ -4,7 +4,7 @@ Prints figures (it is not a test). ``06_imagenet_tables2_3`` measures every mode
 in the notebook's own process, after the trainings. This script rebuilds the same models (SwiftNets from the
 architecture files the stage wrote, MobileNetV2 from torchvision at the same widths), measures eager PyTorch
 latency in a clean process, interleaved ``--rounds`` times (the median is kept), and recomputes the speed-up at
-equal accuracy from the stage's accuracies with the stage's function (``gramlib.evidence.speedup_at_equal_accuracy``).
+equal accuracy from the stage's accuracies with the stage's function (``gramlib.evidence.speedup_table``).
 
     python benchmarks/speedup_recheck.py                 # ~30 s on 2 cores (21 models x 3 rounds)
     python benchmarks/speedup_recheck.py --scale quick
@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 
 from gramlib.architecture import Architecture
-from gramlib.evidence import speedup_at_equal_accuracy, summarize_speedup
+from gramlib.evidence import speedup_table
 from gramlib.experiments import mobilenet_v2
 from gramlib.model import build_model
 from gramlib.profiling import cpu_name, measure_latency
@@ -57,12 +57,11 @@ def main() -> None:
     for r in lat.itertuples():
         print(json.dumps({"model": r.model, "top1": round(r.top1, 2), "stage_ms": round(r.latency_ms, 3),
                           "fresh_ms": round(r.fresh_ms, 3)}))
-    for size, d in lat.groupby("input"):
-        for col in ("latency_ms", "fresh_ms"):
-            pts = {fam: list(zip(g.top1, g[col])) for fam, g in d.groupby("family")}
-            s = summarize_speedup(speedup_at_equal_accuracy(pts.get("SwiftNet", []), pts.get("MobileNetV2", [])))
-            print(json.dumps({"input": int(size), "latencies": "stage" if col == "latency_ms" else "fresh process",
-                              **{k: round(v, 3) if isinstance(v, float) else v for k, v in s.items()}}))
+    for col in ("latency_ms", "fresh_ms"):
+        for s in speedup_table(lat, by=["input"], latency=col)[1]:
+            print(json.dumps({"latencies": "stage" if col == "latency_ms" else "fresh process",
+                              **{k: round(v, 3) if isinstance(v, float) else int(v) if k == "input" else v
+                                 for k, v in s.items()}}))
 
 
 if __name__ == "__main__":

@@ -55,6 +55,7 @@ BAD_PARAMS = [
     ("table4", "datasets", ["mnist", "imagenet"], "'imagenet' is not allowed"),
     ("table4", "width", {"mnist": 0}, "0 is not allowed (expected a number > 0)"),
     ("imagenet", "sizes", [96, 8], "8 is not allowed (expected an integer >= 16)"),
+    ("imagenet", "thin_scales", [0.25, 1.0], "1.0 is not allowed (expected a channel scale in (0, 1)"),
     ("shape", "layouts", ["pool-sideways"], "'pool-sideways' is not allowed"),
     ("proxy", "select_by", "loss", "expected one of icc, tau"),
 ]

@@ -165,3 +165,27 @@ def test_network_left_says_what_the_budget_kept():
             == "32 convolutions at width 0.25, no hierarchy pruned to identities")
     assert network_left({"active_nodes": 1, "identity_hierarchies": 2, "width": 1.0}).startswith("1 convolution, 2 hierarchies")
     assert "width" not in network_left({"active_nodes": 3, "identity_hierarchies": 0, "width": float("nan")})
+
+
+def test_speedup_table_compares_each_group_on_its_own():
+    """One comparison per (input, backend): a group's MobileNets never meet another group's SwiftNets, and a
+    chosen latency column is the one read."""
+    import pandas as pd
+    from gramlib.evidence import speedup_table
+
+    rows = []
+    for size, factor in ((96, 2.0), (128, 3.0)):  # MobileNetV2 2x / 3x slower at equal accuracy
+        for backend in ("eager", "onnxruntime"):
+            for acc, ms in ((60.0, 1.0), (70.0, 2.0)):
+                rows.append({"input": size, "backend": backend, "family": "SwiftNet", "top1": acc, "ms": ms,
+                             "latency_ms": 99.0})
+                rows.append({"input": size, "backend": backend, "family": "MobileNetV2", "top1": acc,
+                             "ms": ms * factor, "latency_ms": 99.0})
+    points, summary = speedup_table(pd.DataFrame(rows), latency="ms")
+    assert [(s["input"], s["backend"]) for s in summary] == [(96, "eager"), (96, "onnxruntime"),
+                                                             (128, "eager"), (128, "onnxruntime")]
+    assert [round(s["geomean"], 6) for s in summary] == [2.0, 2.0, 3.0, 3.0]
+    assert all(s["points"] == 4 for s in summary) and len(points) == 16
+    assert all(p["input"] in (96, 128) and p["backend"] in ("eager", "onnxruntime") for p in points)
+    by_input = speedup_table(pd.DataFrame(rows), by=["input"])[1]  # both backends in one curve: the constant column
+    assert [s["input"] for s in by_input] == [96, 128] and all(round(s["geomean"], 6) == 1.0 for s in by_input)

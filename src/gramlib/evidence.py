@@ -430,6 +430,33 @@ def summarize_speedup(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {**out, "at_least": geo(lower), "at_least_points": len(lower)}
 
 
+def speedup_table(latencies: Any, by: Sequence[str] = ("input", "backend"), *, latency: str = "latency_ms",
+                  candidate: str = "SwiftNet", baseline: str = "MobileNetV2"
+                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """:func:`speedup_at_equal_accuracy` and :func:`summarize_speedup` for every group of a latency table.
+
+    Args:
+        latencies: a pandas DataFrame with columns ``family``, ``top1``, ``latency`` and those of ``by``
+            (e.g. ``06_imagenet_tables2_3/latency_1thread.csv``).
+        by: the columns that make one comparison (one input size and backend each).
+        latency: the column of milliseconds to compare.
+        candidate, baseline: the two ``family`` values.
+
+    Returns:
+        the point-by-point rows and one summary row per group, each led by the group's ``by`` values.
+    """
+    by = list(by)
+    points: list[dict[str, Any]] = []
+    summary: list[dict[str, Any]] = []
+    for key, group in latencies.groupby(by):
+        head = dict(zip(by, key if isinstance(key, tuple) else (key,)))
+        curves = {fam: list(zip(g.top1, g[latency])) for fam, g in group.groupby("family")}
+        rows = speedup_at_equal_accuracy(curves.get(candidate, []), curves.get(baseline, []))
+        points += [{**head, **r} for r in rows]
+        summary.append({**head, **summarize_speedup(rows)})
+    return points, summary
+
+
 def accuracy_gaps(rows: Sequence[Mapping[str, Any]], *, tolerance_points: float = 5.0, label: str = "model",
                   ours: str = "accuracy", theirs: str = "paper_accuracy") -> list[dict[str, Any]]:
     """Each row's accuracy against the paper's: the gap in points and whether it is within ``tolerance_points``.

@@ -134,6 +134,7 @@ def _value_rules() -> dict[str, tuple[str, Callable[[Any], bool], bool]]:
         "budgets_mmacs": positive, "budget_mmacs": positive, "extra_budgets_mmacs": positive,
         "train_budget_mmacs": positive, "width": positive, "mobilenet_width": positive, "mobilenet_widths": positive,
         "scales": positive, "cost_target_hours": positive,
+        "thin_scales": ("a channel scale in (0, 1) (a thinner copy of a SwiftNet)", lambda v: number(v) and 0 < v < 1, False),
     }
     return rules
 

@@ -32,6 +32,10 @@ def test_accuracies_near_chance_test_nothing():
     (v,) = by_claim(claims.verdicts(low), "Higher pruning level")
     assert v["verdict"] == "cannot test at this scale" and "near chance" in v["evidence"]
     assert not by_claim(claims.verdicts(low), "SwiftNet-0.65 reaches")  # no per-row verdicts at chance
+    one_low = [dict(r, accuracy=18.0) if i == 1 else r for i, r in enumerate(TABLE1)]
+    (v,) = by_claim(claims.verdicts(one_low), "Higher pruning level")
+    named = v["evidence"].split(" near chance")[0]
+    assert v["verdict"] == "cannot test at this scale" and named == f"{TABLE1[1]['model']} 18.0 %"  # only that row
 
 
 def test_table1_order_and_gaps():
@@ -54,6 +58,8 @@ def test_speedup_verdicts_from_the_curves():
     got = [v["verdict"] for v in by_claim(claims.verdicts(speedups=sp), "SwiftNet is 2.42x")]
     assert got == ["supported", "supported (lower bound)", "not shown (lower bound below 1)", "cannot test at this scale"]
     assert by_claim(claims.verdicts(speedups=[dict(sp[0], geomean=0.8)]), "SwiftNet is")[0]["verdict"] == "contradicted"
+    named = claims.verdicts(speedups=[dict(sp[0], candidates_in_range="SwiftNet-96-0.5-0.25 (58.4 %)")])
+    assert by_claim(named, "SwiftNet is")[0]["evidence"].endswith("accuracy range: SwiftNet-96-0.5-0.25 (58.4 %)")
     h = claims.headline(speedups=sp)
     assert h["speedup_96_eager"] == 1.8 and h["speedup_96_onnx"] == 1.3 and h["speedup_128_onnx"] is None
 

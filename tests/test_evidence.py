@@ -187,5 +187,9 @@ def test_speedup_table_compares_each_group_on_its_own():
     assert [round(s["geomean"], 6) for s in summary] == [2.0, 2.0, 3.0, 3.0]
     assert all(s["points"] == 4 for s in summary) and len(points) == 16
     assert all(p["input"] in (96, 128) and p["backend"] in ("eager", "onnxruntime") for p in points)
+    assert "candidates_in_range" not in summary[0]  # no model column, no names
+    named = pd.DataFrame([dict(r, model=f"{r['family']}-{r['top1']:g}") for r in rows]
+                         + [{"input": 96, "backend": "eager", "family": "SwiftNet", "top1": 90.0, "ms": 5.0, "model": "big"}])
+    assert speedup_table(named, latency="ms")[1][0]["candidates_in_range"] == "SwiftNet-60 (60.0 %), SwiftNet-70 (70.0 %)"
     by_input = speedup_table(pd.DataFrame(rows), by=["input"])[1]  # both backends in one curve: the constant column
     assert [s["input"] for s in by_input] == [96, 128] and all(round(s["geomean"], 6) == 1.0 for s in by_input)

@@ -443,7 +443,9 @@ def speedup_table(latencies: Any, by: Sequence[str] = ("input", "backend"), *, l
         candidate, baseline: the two ``family`` values.
 
     Returns:
-        the point-by-point rows and one summary row per group, each led by the group's ``by`` values.
+        the point-by-point rows and one summary row per group, each led by the group's ``by`` values. With a
+        ``model`` column, a summary row also names the candidates inside the baseline curve's accuracy range
+        (``candidates_in_range``, "name (top-1 %)"): the models an interpolated speed-up rests on.
     """
     by = list(by)
     points: list[dict[str, Any]] = []
@@ -454,6 +456,11 @@ def speedup_table(latencies: Any, by: Sequence[str] = ("input", "backend"), *, l
         rows = speedup_at_equal_accuracy(curves.get(candidate, []), curves.get(baseline, []))
         points += [{**head, **r} for r in rows]
         summary.append({**head, **summarize_speedup(rows)})
+        front = pareto_front(curves.get(baseline, []))
+        if "model" in group and front:
+            inside = group[(group.family == candidate) & (group.top1 >= front[0][0]) & (group.top1 <= front[-1][0])]
+            summary[-1]["candidates_in_range"] = ", ".join(f"{m} ({t:.1f} %)" for m, t in
+                                                           sorted(zip(inside.model, inside.top1), key=lambda p: p[1]))
     return points, summary
 
 

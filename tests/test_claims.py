@@ -47,6 +47,10 @@ def test_table1_order_and_gaps():
     vs = claims.verdicts(worse)
     assert by_claim(vs, "Higher pruning level")[0]["verdict"] == "weakened"
     assert by_claim(vs, "SwiftNet-0.5 reaches")[0]["verdict"] == "short by 8.7 points"
+    at_size = by_claim(claims.verdicts(TABLE1), "SwiftNet-0.5 reaches")[0]["evidence"]
+    assert "not the paper's size" not in at_size
+    off_size = claims.verdicts([dict(TABLE1[0], mmacs=TABLE1[0]["paper_mmacs"] * 0.79)])
+    assert "not the paper's size: x0.79" in by_claim(off_size, "SwiftNet-0.65 reaches")[0]["evidence"]
 
 
 def test_speedup_verdicts_from_the_curves():

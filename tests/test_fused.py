@@ -164,3 +164,16 @@ def test_convbnact_keeps_its_modules_and_state_dict_keys():
     assert [type(m) for m in block] == [nn.Conv2d, nn.BatchNorm2d, ELU]
     assert set(block.state_dict()) == {"0.weight", "1.weight", "1.bias", "1.running_mean", "1.running_var",
                                        "1.num_batches_tracked"}
+
+
+def test_a_failed_build_falls_back_with_one_warning_or_raises_when_required(monkeypatch):
+    monkeypatch.setattr(fused, "_ext", None)
+    monkeypatch.setattr(fused, "_failed", "RuntimeError: Ninja is required to load C++ extensions")
+    monkeypatch.setattr(fused.bn_elu, "_warned", False, raising=False)
+    x = torch.randn(4, 3, 2, 2)
+    with pytest.warns(RuntimeWarning, match="Ninja is required"):
+        assert fused.bn_elu(_bn(3), x) is None
+    block = ConvBNAct(3, 3, 1)
+    block(x).sum().backward()  # the eager modules still train
+    with fused.use_fused(True), pytest.raises(RuntimeError, match="could not be built"):
+        fused.bn_elu(_bn(3), x)

@@ -91,3 +91,46 @@ def test_caches_beside_the_sources_do_not_change_stage_dependencies():
     assert got.returncode == 0, got.stderr
     assert got.stdout.split() == paths
     assert subprocess.run([dvc, "check-ignore", "src/gramlib/model.py"], cwd=ROOT, capture_output=True).returncode == 1
+
+
+def test_run_stamp_names_the_code_commit_behind_a_results_commit(tmp_path, monkeypatch):
+    """Stage-by-stage runs commit results between stages, so HEAD alone does not say which code ran."""
+    import subprocess as sp
+
+    from gramlib import pipeline
+
+    def git(*args):
+        return sp.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                      capture_output=True, text=True).stdout.strip()
+
+    git("init", "-q")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.py").write_text("x = 1\n")
+    git("add", "-A"), git("commit", "-q", "-m", "code")
+    code = git("rev-parse", "--short", "HEAD")
+    monkeypatch.setattr(pipeline, "ROOT", tmp_path)
+    assert pipeline.git_commit() == code
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "t.csv").write_text("1\n")
+    git("add", "-A"), git("commit", "-q", "-m", "results")
+    head = git("rev-parse", "--short", "HEAD")
+    assert pipeline.git_commit() == f"{head} (code of {code})"
+    (tmp_path / "src" / "a.py").write_text("x = 2\n")
+    assert pipeline.git_commit() == f"{head} (code of {code})+changes"
+
+
+def test_check_refuses_a_clone_that_would_strip_the_rendered_notebooks(tmp_path, monkeypatch):
+    """`nbstripout --install` filters every *.ipynb through .git/info/attributes, results/ included; `gramlib.pipeline
+    --check` (run by make run / make full / bin/full-stagewise before any stage) must say so."""
+    import subprocess as sp
+
+    from gramlib import pipeline
+
+    sp.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    monkeypatch.setattr(pipeline, "ROOT", tmp_path)
+    assert pipeline.stripping_filter("quick") is None
+    (tmp_path / ".git" / "info").mkdir(exist_ok=True)
+    (tmp_path / ".git" / "info" / "attributes").write_text("*.ipynb filter=nbstripout\n")
+    assert "results/quick" in pipeline.stripping_filter("quick")
+    monkeypatch.setattr(pipeline, "check_all_params", lambda scale, params=None: None)
+    assert pipeline.main(["--check", "--scale", "quick"]) == 2

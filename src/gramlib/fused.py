@@ -74,6 +74,13 @@ def _compile_flags() -> list[str]:
     return flags
 
 
+def _built(cpp_extension, name: str) -> bool:
+    try:  # torch's own cache folder for `name` (a private helper: if it moves, we only print once too often)
+        return any(Path(cpp_extension._get_build_directory(name, False)).glob(f"{name}*.so"))
+    except Exception:
+        return False
+
+
 def extension():
     """The compiled kernel module (built on first call, then cached), or ``None`` if it cannot be built."""
     global _ext, _failed
@@ -81,19 +88,20 @@ def extension():
         return _ext
     with _lock:
         if _ext is None and _failed is None:
-            capability = torch.backends.cpu.get_cpu_capability().lower()
-            print("gramlib: loading the fused BatchNorm+ELU CPU kernel (built once per machine, ~1 min)",
-                  file=sys.stderr, flush=True)
+            name = f"gramlib_bn_elu_{torch.backends.cpu.get_cpu_capability().lower()}"
             quiet = logging.getLogger("torch.utils.cpp_extension")
             level = quiet.level
             quiet.setLevel(logging.ERROR)  # its import logs "No CUDA runtime is found" on every CPU machine
             try:
-                from torch.utils.cpp_extension import load
+                from torch.utils import cpp_extension
 
+                if not _built(cpp_extension, name):  # say why the first training pauses; silent once cached
+                    print("gramlib: building the fused BatchNorm+ELU CPU kernel (once per machine, about a minute)",
+                          file=sys.stderr, flush=True)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    _ext = load(f"gramlib_bn_elu_{capability}", [str(SOURCE)], extra_cflags=_compile_flags(),
-                                extra_ldflags=["-fopenmp"], verbose=False)
+                    _ext = cpp_extension.load(name, [str(SOURCE)], extra_cflags=_compile_flags(),
+                                              extra_ldflags=["-fopenmp"], verbose=False)
             except Exception as e:  # no compiler, no ninja, ...: the eager modules still work
                 _failed = f"{type(e).__name__}: {e}"
             finally:

@@ -256,17 +256,40 @@ def read_metrics(scale: str, stem: str) -> dict[str, Any]:
 
 
 def git_commit() -> str:
-    """The checked-out commit (short), with "+changes" when tracked files differ from it; "unknown" outside git."""
+    """The checked-out commit (short), then "code of <commit>" naming the last commit that changed ``src/`` or
+    ``notebooks/`` when that is an earlier one (stage-by-stage runs commit results between stages), and
+    "+changes" when tracked files there differ from it; "unknown" outside git."""
     import subprocess
 
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "src", "notebooks"],
-                               cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        head = git("rev-parse", "--short", "HEAD")
+        code = git("log", "-1", "--format=%h", "HEAD", "--", "src", "notebooks")
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", "src", "notebooks")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
-    return head + ("+changes" if dirty else "")
+    return head + (f" (code of {code})" if code and code != head else "") + ("+changes" if dirty else "")
+
+
+def stripping_filter(scale: str) -> str | None:
+    """Why git would commit ``results/<scale>``'s rendered notebooks without their outputs, or ``None``.
+
+    ``make setup`` filters only the source notebooks (.gitattributes); ``nbstripout --install`` writes a filter
+    for every ``*.ipynb`` into ``.git/info/attributes``, and the rendered copies would then reach git empty."""
+    import subprocess
+
+    probe = f"results/{scale}/notebooks/01_search.ipynb"
+    try:
+        attr = subprocess.run(["git", "check-attr", "filter", "--", probe], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None  # not a git checkout: nothing gets committed
+    if "nbstripout" in attr:
+        return (f"git would strip the outputs of the rendered notebooks in results/{scale} ({attr.strip()}; "
+                "see .git/info/attributes, written by `nbstripout --install`): remove that filter first")
+    return None
 
 
 def hardware() -> str:
@@ -391,6 +414,10 @@ def main(argv: list[str] | None = None) -> int:
             check_all_params(args.scale, args.params)
         except ParamsError as e:
             print(e, file=sys.stderr)
+            return 2
+        stripped = stripping_filter(args.scale)
+        if stripped:
+            print(stripped, file=sys.stderr)
             return 2
         print(f"params.yaml scale {args.scale}: every notebook's settings are declared and typed as its defaults")
         return 0

@@ -177,3 +177,29 @@ def test_a_failed_build_falls_back_with_one_warning_or_raises_when_required(monk
     block(x).sum().backward()  # the eager modules still train
     with fused.use_fused(True), pytest.raises(RuntimeError, match="could not be built"):
         fused.bn_elu(_bn(3), x)
+
+
+def test_search_candidates_train_unfused_unless_the_config_asks(monkeypatch):
+    """The committed searches were made with eager BatchNorm + ELU and a search's path is chaotic in its rewards,
+    so SearchConfig.fused_bn_elu (default False) decides, and a default search is the computation it always was."""
+    from dataclasses import replace
+
+    from conftest import synthetic_proxy
+    from gramlib.profiles import get_profile
+    from gramlib.search import SearchConfig, run_name, score_candidate
+
+    calls = []
+    real = fused._BNELUFunction.apply
+    monkeypatch.setattr(fused._BNELUFunction, "apply", lambda *a: calls.append(1) or real(*a))
+    prof = get_profile("smoke")
+    arch = MetaGraph(prof.space, seed=0).sample()
+    proxy = synthetic_proxy()
+    config = replace(prof.search, latency="table", iterations=1)
+    assert SearchConfig().fused_bn_elu is False
+    score_candidate(arch, proxy, config, seed=0, table=None)
+    assert calls == []
+    score_candidate(arch, proxy, replace(config, fused_bn_elu=True), seed=0, table=None)
+    assert calls
+    # part of a search's identity: a fused search gets a folder of its own (the default, left out of the
+    # name like every default, keeps the committed folders' names)
+    assert run_name(prof.space, prof.rule, config) != run_name(prof.space, prof.rule, replace(config, fused_bn_elu=True))

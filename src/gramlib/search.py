@@ -45,6 +45,7 @@ from .progress import progress_bar as tqdm
 
 from .architecture import Architecture
 from .executors import EXECUTORS, make_executor
+from .fused import use_fused
 from .data import ProxySplit, load_split, make_proxy, normalize_stats
 from .io import atomic_write_json, atomic_write_text
 from .latency_table import LatencyTable, space_fingerprint
@@ -85,6 +86,10 @@ class SearchConfig:
         latency_runs, latency_warmup, latency_threads: batch-1 latency measurement.
         channels_last: train and evaluate candidates in the channels-last memory
             format (about 18 % faster on 2 CPU cores for the cpu profile).
+        fused_bn_elu: proxy-train candidates with the fused BatchNorm + ELU kernel (:mod:`gramlib.fused`).
+            Off by default: it changes training by float rounding only, but a search's path is chaotic in its
+            rewards (the quick search with it on reached a different meta-graph), and a search's folder is keyed
+            by what it computes, so the committed searches stay reproducible and resumable with it off.
         seed: seeds the meta-graph, the proxy split and every candidate.
         threads: torch intra-op threads for the whole run (None: torch's default).
         device: "auto" uses a GPU when present.
@@ -111,6 +116,7 @@ class SearchConfig:
     latency_warmup: int = 3
     latency_threads: int | None = 1
     channels_last: bool = True
+    fused_bn_elu: bool = False
     seed: int = 0
     threads: int | None = None
     device: str = "auto"
@@ -195,8 +201,9 @@ def score_candidate(arch: Architecture, proxy: ProxySplit, config: SearchConfig,
     t = time.perf_counter()
     diverged = False
     try:
-        train(model, proxy.train.x, proxy.train.y, config.proxy_recipe, mean=mean, std=std, device=dev,
-              seed=seed, progress=False, channels_last=config.channels_last)
+        with use_fused(config.fused_bn_elu):  # here, not around the search: Ray runs this in other processes
+            train(model, proxy.train.x, proxy.train.y, config.proxy_recipe, mean=mean, std=std, device=dev,
+                  seed=seed, progress=False, channels_last=config.channels_last)
     except DivergedError as e:
         log.warning("candidate diverged, its update is skipped: %s", e)
         diverged = True

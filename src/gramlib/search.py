@@ -88,8 +88,9 @@ class SearchConfig:
             format (about 18 % faster on 2 CPU cores for the cpu profile).
         fused_bn_elu: proxy-train candidates with the fused BatchNorm + ELU kernel (:mod:`gramlib.fused`).
             Off by default: it changes training by float rounding only, but a search's path is chaotic in its
-            rewards (the quick search with it on reached a different meta-graph), and a search's folder is keyed
-            by what it computes, so the committed searches stay reproducible and resumable with it off.
+            rewards (on one machine, the quick search with it on reached another meta-graph than with it off), and
+            a search's folder is keyed by what it computes, so with it off an existing folder resumes under the
+            arithmetic it was made with.
         seed: seeds the meta-graph, the proxy split and every candidate.
         threads: torch intra-op threads for the whole run (None: torch's default).
         device: "auto" uses a GPU when present.

@@ -7,6 +7,12 @@ The table in docs/interpretation.md ("Training recipe") comes from this script.
 
     python benchmarks/recipes.py                 # 5 epochs each, ~8 minutes on 2 cores
     python benchmarks/recipes.py --epochs 15 --budget 5
+
+``--set short`` compares batch size and learning rate for the quick scale's runs of 1-3 epochs (where
+``cpu-short`` comes from), e.g. on Imagenette at 96 px at Table 3's 10 M MACs, 2 epochs, 1,000 test images:
+
+    python benchmarks/recipes.py --set short --metagraph results/quick/search_run/metagraph.json \
+        --dataset imagenette --input-size 96 --budget 10 --epochs 2 --test-limit 1000
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from gramlib.experiments import load_train_test
 from gramlib.data import normalize_stats
 from gramlib.metagraph import MetaGraph
 from gramlib.model import build_model
+from gramlib.profiling import cpu_name
 from gramlib.shape import level_grid, levels_for_budgets
 from gramlib.train import Normalizer, evaluate, recipe_with, train
 
@@ -34,6 +41,15 @@ CANDIDATES = {
     "cpu at b512 lr 0.4": ("cpu", {"batch_size": 512, "lr": 0.4}),
 }
 
+#: runs of 1-3 epochs: batch size (steps per epoch) and learning rate around `cpu`
+SHORT_CANDIDATES = {
+    "cpu: b256 lr 0.2": ("cpu", {}),
+    "cpu at lr 0.05": ("cpu", {"lr": 0.05}),
+    "cpu at b128 lr 0.1": ("cpu", {"batch_size": 128, "lr": 0.1}),
+    "cpu-short: b128 lr 0.05": ("cpu-short", {}),
+    "cpu at b64 lr 0.05": ("cpu", {"batch_size": 64, "lr": 0.05}),
+}
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -41,20 +57,29 @@ def main() -> None:
     ap.add_argument("--budget", type=float, default=3.0, help="Table 1 MAC budget (M) of the model trained")
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--only", nargs="*", help="substrings of the candidate names to run")
+    ap.add_argument("--set", choices=("long", "short"), default="long",
+                    help="long: recipes for cpu-scale runs; short: batch size and lr for runs of 1-3 epochs")
+    ap.add_argument("--dataset", default="cifar10", help="a gramlib.data dataset name")
+    ap.add_argument("--input-size", type=int, default=None, help="resize images to this side (Imagenette: 96)")
+    ap.add_argument("--test-limit", type=int, default=None, help="test images (default: all)")
     args = ap.parse_args()
     mg = MetaGraph.load(args.metagraph)
-    (pick,) = levels_for_budgets(mg, [args.budget], levels=level_grid(61))
+    tr, te = load_train_test(args.dataset, input_size=args.input_size, test_limit=args.test_limit)
+    shape = tuple(tr.x.shape[1:])
+    (pick,) = levels_for_budgets(mg, [args.budget], levels=level_grid(61), input_shape=shape,
+                                 num_classes=len(tr.classes))
     arch = mg.prune(pick["level"])
-    tr, te = load_train_test("cifar10")
     mean, std = normalize_stats(tr)
-    print(json.dumps({"model_mmacs": round(pick["mmacs"], 2), "level": pick["level"], "epochs": args.epochs,
-                      "threads": torch.get_num_threads()}))
-    for name, (base, over) in CANDIDATES.items():
+    print(json.dumps({"metagraph": args.metagraph, "dataset": args.dataset, "input": list(shape),
+                      "model_mmacs": round(pick["mmacs"], 2), "level": pick["level"], "epochs": args.epochs,
+                      "train_images": len(tr), "test_images": len(te), "threads": torch.get_num_threads(),
+                      "cpu": cpu_name()}))
+    for name, (base, over) in (SHORT_CANDIDATES if args.set == "short" else CANDIDATES).items():
         if args.only and not any(o in name for o in args.only):
             continue
         recipe = recipe_with(base, epochs=args.epochs, **over)
         torch.manual_seed(0)
-        model = build_model(arch, 10, 3)
+        model = build_model(arch, len(tr.classes), shape[0], input_size=shape[1])
         res = train(model, tr.x, tr.y, recipe, mean=mean, std=std, channels_last=True, progress=False, device="cpu")
         acc = 100 * evaluate(model, te.x, te.y, Normalizer(mean, std, torch.device("cpu")), channels_last=True)["top1"]
         minutes = res.seconds / 60

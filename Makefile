@@ -21,6 +21,8 @@ $(STAMP): pyproject.toml
 	  git config filter.nbstripout.clean "'$(abspath $(PY))' -m nbstripout --keep-id" && \
 	  git config filter.nbstripout.smudge cat && \
 	  git config diff.ipynb.textconv "'$(abspath $(PY))' -m nbstripout -t --keep-id"
+	# the fused BatchNorm+ELU kernel compiles once per machine (about a minute): at set-up, not inside the first run
+	-$(PY) -W ignore -c 'import gramlib.fused as f; print(f.status())'
 	touch $(STAMP)
 
 # regenerate the quick results from scratch (committed copies are replaced: `git diff results/quick`

@@ -203,3 +203,12 @@ def test_search_candidates_train_unfused_unless_the_config_asks(monkeypatch):
     # part of a search's identity: a fused search gets a folder of its own (the default, left out of the
     # name like every default, keeps the committed folders' names)
     assert run_name(prof.space, prof.rule, config) != run_name(prof.space, prof.rule, replace(config, fused_bn_elu=True))
+
+
+def test_status_says_whether_setup_built_the_kernel(monkeypatch):
+    monkeypatch.setattr(fused, "_ext", None)
+    monkeypatch.setattr(fused, "_failed", "RuntimeError: Ninja is required to load C++ extensions")
+    assert "unavailable" in fused.status() and "Ninja is required" in fused.status()
+    monkeypatch.setattr(fused, "_failed", None)
+    monkeypatch.setattr(fused, "extension", lambda: object())
+    assert "ready" in fused.status()

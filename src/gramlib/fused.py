@@ -153,3 +153,11 @@ def bn_elu(bn: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor | None:
     momentum = bn.momentum if bn.momentum is not None else 1.0 / float(bn.num_batches_tracked)
     return _BNELUFunction.apply(x, bn.weight, bn.bias, bn.running_mean, bn.running_var, float(momentum),
                                 float(bn.eps), ext)
+
+
+
+def status() -> str:
+    """Build (or find) the kernel now and say which: ``make setup`` calls this, so the first run does not pause."""
+    if extension() is None:
+        return f"gramlib: fused BatchNorm+ELU kernel unavailable, training uses eager BatchNorm + ELU ({_failed})"
+    return f"gramlib: fused BatchNorm+ELU kernel ready ({torch.backends.cpu.get_cpu_capability()})"

@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -8,6 +10,8 @@ from gramlib.skeleton import layout
 from gramlib.space import PAPER_OPS, SearchSpace
 
 torch.set_num_threads(2)
+# gramlib.shape keeps MAC counts under data/cache by default; tests count afresh (a test of the store sets its own folder)
+os.environ["GRAMLIB_COST_CACHE"] = ""
 
 
 @pytest.fixture

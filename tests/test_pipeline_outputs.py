@@ -79,11 +79,25 @@ def test_table1_rows_and_macs(scale):
         assert row.density == pytest.approx(row.accuracy / row.mmacs)
         assert row.macs_per_param == pytest.approx(row.mmacs / row.mparams)
         if scale != "smoke":  # the paper's shape: its MACs within 1.5x, MACs/params between 10 and 30 (paper ~12)
+            if scale == "quick" and not 1 / 1.5 <= row.mmacs / row.paper_mmacs <= 1.5:
+                # quick's 150-iteration meta-graph can have a cliff at a budget (a Xeon run: 0.64 M, then 4.65 M);
+                # allowed only if Figure 5's profile has no model within 1.5x and the summary says the size is off
+                assert_no_model_nearer(scale, row.paper_mmacs, row.model)
+                continue
             assert 1 / 1.5 <= row.mmacs / row.paper_mmacs <= 1.5, (row.model, row.mmacs)
             if (scale, row.model) in NOT_THE_PAPERS_SHAPE:  # a known deviation, kept visible: fails once it is fixed
                 assert row.macs_per_param > 30, f"{row.model} is now the paper's shape: drop it from NOT_THE_PAPERS_SHAPE"
             else:
                 assert 10 <= row.macs_per_param <= 30, (row.model, row.macs_per_param)
+
+
+def assert_no_model_nearer(scale: str, budget_mmacs: float, model: str) -> None:
+    prof = pd.read_csv(RESULTS / scale / "03_figure5_pruning.profile.csv")
+    ratio = np.exp(np.abs(np.log(prof.mmacs / budget_mmacs)))
+    assert ratio.min() > 1.5, f"{model}: the pruning profile has a model within 1.5x of {budget_mmacs} M MACs"
+    verdicts = pd.read_csv(RESULTS / scale / "08_summary" / "verdicts.csv")
+    said = verdicts[verdicts.claim.str.startswith(f"{model} reaches")]
+    assert len(said) and "not the paper's size" in said.evidence.iloc[0], model
 
 
 #: Table 1 rows whose MACs/params (40-50) are not the paper's (~12): README "Table 1 at the cpu scale", docs/interpretation.md

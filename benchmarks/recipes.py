@@ -8,7 +8,7 @@ The table in docs/interpretation.md ("Training recipe") comes from this script.
     python benchmarks/recipes.py                 # 5 epochs each, ~8 minutes on 2 cores
     python benchmarks/recipes.py --epochs 15 --budget 5
 
-``--set short`` compares batch size and learning rate for the quick scale's runs of 1-3 epochs (where
+``--set short`` compares batch size and learning rate for the quick scale's runs of a few epochs (where
 ``cpu-short`` comes from), e.g. on Imagenette at 96 px at Table 3's 10 M MACs, 2 epochs, 1,000 test images:
 
     python benchmarks/recipes.py --set short --metagraph results/quick/search_run/metagraph.json \
@@ -41,7 +41,7 @@ CANDIDATES = {
     "cpu at b512 lr 0.4": ("cpu", {"batch_size": 512, "lr": 0.4}),
 }
 
-#: runs of 1-3 epochs: batch size (steps per epoch) and learning rate around `cpu`
+#: runs of a few epochs (quick: 1-5): batch size (steps per epoch) and learning rate around `cpu`
 SHORT_CANDIDATES = {
     "cpu: b256 lr 0.2": ("cpu", {}),
     "cpu at lr 0.05": ("cpu", {"lr": 0.05}),
@@ -58,7 +58,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--only", nargs="*", help="substrings of the candidate names to run")
     ap.add_argument("--set", choices=("long", "short"), default="long",
-                    help="long: recipes for cpu-scale runs; short: batch size and lr for runs of 1-3 epochs")
+                    help="long: recipes for cpu-scale runs; short: batch size and lr for runs of a few epochs")
     ap.add_argument("--dataset", default="cifar10", help="a gramlib.data dataset name")
     ap.add_argument("--input-size", type=int, default=None, help="resize images to this side (Imagenette: 96)")
     ap.add_argument("--test-limit", type=int, default=None, help="test images (default: all)")

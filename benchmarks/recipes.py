@@ -41,7 +41,7 @@ CANDIDATES = {
     "cpu at b512 lr 0.4": ("cpu", {"batch_size": 512, "lr": 0.4}),
 }
 
-#: runs of a few epochs (quick: 1-5): batch size (steps per epoch) and learning rate around `cpu`
+#: runs of a few epochs (quick: 1-3): batch size (steps per epoch) and learning rate around `cpu`
 SHORT_CANDIDATES = {
     "cpu: b256 lr 0.2": ("cpu", {}),
     "cpu at lr 0.05": ("cpu", {"lr": 0.05}),

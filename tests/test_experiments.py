@@ -51,6 +51,10 @@ def test_fit_and_score_resumes_from_checkpoint(tmp_path, small_space, monkeypatc
     r2 = fit_and_score("m", lambda: build_model(arch, 4, 3), proxy.train, proxy.val, recipe, **kw)
     assert calls == []  # finished run: nothing trained again
     assert r2["top1"] == r1["top1"]
+    r3 = fit_and_score("another-row", lambda: build_model(arch, 4, 3), proxy.train, proxy.val, recipe, **kw)
+    assert calls == [] and r3["top1"] == r1["top1"]  # the same run under another name: trained once
+    r4 = fit_and_score("m", lambda: build_model(arch, 4, 3), proxy.train, proxy.val, recipe, **{**kw, "seed": 1})
+    assert len(calls) == 4 and r4["epochs"] == 2  # another seed is another run: 2 epochs x 2 steps
 
 
 def test_recipes():

@@ -8,8 +8,6 @@ where it stopped and a finished one is not trained again.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
 from pathlib import Path
@@ -20,6 +18,7 @@ import torchvision
 from torch import nn
 
 from .data import ImageData, load_image_folder, load_split, normalize_stats
+from .io import run_key
 from .metagraph import MetaGraph
 from .profiling import accuracy_density, count_cost, measure_latency
 from .shape import level_profile
@@ -59,12 +58,6 @@ def load_train_test(dataset: str, *, input_size: int | None = None, train_limit:
     return subsample(tr, train_limit, seed), subsample(te, test_limit, seed + 1)
 
 
-def run_key(**parts: Any) -> str:
-    """A short, stable hash of everything that defines a run (file names of checkpoints)."""
-    blob = json.dumps(parts, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
 def fit_and_score(name: str, build: Callable[[], nn.Module], train_data: ImageData, test_data: ImageData,
                   recipe: Recipe, *, key: dict[str, Any], seed: int = 0, device: str = "auto",
                   ckpt_dir: str | Path = "data/checkpoints", topk: tuple[int, ...] = (1,),
@@ -75,7 +68,8 @@ def fit_and_score(name: str, build: Callable[[], nn.Module], train_data: ImageDa
     Args:
         name: row label, e.g. "SwiftNet-0.5".
         build: makes the untrained model (called after seeding).
-        key: what defines the model (architecture, options): part of the checkpoint name.
+        key: what defines the model (architecture, options): part of the checkpoint name. Rows with the
+            same key, recipe, data and seed are one run: a later row reads the earlier row's checkpoint.
         topk: accuracies to report, in %, e.g. (1, 5).
         latency_threads: CPU thread counts at which batch-1 latency is measured.
     """
@@ -83,7 +77,10 @@ def fit_and_score(name: str, build: Callable[[], nn.Module], train_data: ImageDa
     model = build()
     c, h, w = train_data.x.shape[1:]
     cost = count_cost(model, (c, h, w))
-    ckpt = Path(ckpt_dir) / f"{name}-{run_key(key=key, recipe=recipe, data=(train_data.name, len(train_data), h), seed=seed)}.pt"
+    run = run_key(key=key, recipe=recipe, data=(train_data.name, len(train_data), h), seed=seed)
+    ckpt = Path(ckpt_dir) / f"{name}-{run}.pt"
+    if not ckpt.exists():  # the same run under another row's name (two budgets that prune to one model): reuse it
+        ckpt = next(iter(sorted(Path(ckpt_dir).glob(f"*-{run}.pt"))), ckpt)
     mean, std = normalize_stats(train_data)
     dev = resolve_device(device)
     res = train(model, train_data.x, train_data.y, recipe, mean=mean, std=std, device=dev, seed=seed,

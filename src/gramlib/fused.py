@@ -41,6 +41,7 @@ _ext = None
 _failed: str | None = None
 _lock = threading.Lock()
 _override: bool | None = None
+_warned = False  # the fallback warning is given once per process
 
 
 def mode() -> str:
@@ -143,8 +144,9 @@ def bn_elu(bn: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor | None:
     if ext is None:
         if m == "on":
             raise RuntimeError(f"GRAMLIB_FUSED_BN_ELU=on but the fused kernel could not be built: {_failed}")
-        if not getattr(bn_elu, "_warned", False):
-            bn_elu._warned = True
+        global _warned
+        if not _warned:
+            _warned = True
             warnings.warn(f"gramlib: fused BatchNorm+ELU kernel unavailable ({_failed}); using eager BatchNorm + ELU",
                           RuntimeWarning, stacklevel=2)
         return None
@@ -153,7 +155,6 @@ def bn_elu(bn: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor | None:
     momentum = bn.momentum if bn.momentum is not None else 1.0 / float(bn.num_batches_tracked)
     return _BNELUFunction.apply(x, bn.weight, bn.bias, bn.running_mean, bn.running_var, float(momentum),
                                 float(bn.eps), ext)
-
 
 
 def status() -> str:

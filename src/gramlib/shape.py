@@ -22,10 +22,10 @@ from typing import Any, Iterable
 import numpy as np
 
 from .architecture import Architecture
-from .io import atomic_write_json
+from .io import atomic_write_json, run_key
 from .metagraph import MetaGraph
 from .model import build_model
-from .profiling import count_cost
+from .profiling import Cost, count_cost
 from .skeleton import LAYOUTS, layout
 
 
@@ -56,15 +56,12 @@ def _stored_cost_path(key: tuple[str, tuple[int, ...], int]) -> Path | None:
     root = os.environ.get(COST_CACHE_ENV, "data/cache/arch_costs")
     if not root:
         return None
-    blob = json.dumps([key[0], list(key[1]), key[2], _counting_code()])
-    return Path(root) / f"{hashlib.sha256(blob.encode()).hexdigest()[:32]}.json"
+    return Path(root) / f"{run_key(arch=key[0], input=list(key[1]), classes=key[2], code=_counting_code())}.json"
 
 
 def _cost_of(key: tuple[str, tuple[int, ...], int], arch: Architecture) -> tuple[Any, int]:
     """(count, classifier input width) of ``arch``: from memory, else from the folder of :data:`COST_CACHE_ENV`,
     else counted by fvcore (and stored)."""
-    from .profiling import Cost
-
     if key in _COST_CACHE:
         return _COST_CACHE[key]
     path = _stored_cost_path(key)

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from conftest import synthetic_proxy
-from gramlib.pipeline import NOTEBOOKS, ROOT, ParamsError, check_all_params
+from gramlib.pipeline import NOTEBOOKS, ROOT, ParamsError, check_all_params, notebooks_at
 
 SMOKE = yaml.safe_load((ROOT / "params.yaml").read_text())
 
@@ -81,12 +81,31 @@ def test_a_refused_stage_writes_nothing(tmp_path):
     assert check.returncode == 2 and "level" in check.stderr
 
 
-def test_every_pipeline_notebook_is_a_dvc_stage_with_params_at_every_scale():
-    """NOTEBOOKS comes from dvc.yaml; each has a notebook file and a section at every scale of params.yaml."""
+def test_every_pipeline_notebook_is_a_dvc_stage_with_params_at_every_scale_it_runs_at():
+    """NOTEBOOKS comes from dvc.yaml; each has a notebook file and a section at every scale it runs at."""
     assert len(NOTEBOOKS) == 11
     for name, section in NOTEBOOKS.items():
         assert (ROOT / "notebooks" / f"{name}.ipynb").exists()
-        assert all(section in block for block in SMOKE["scales"].values()), section
+        for scale, block in SMOKE["scales"].items():
+            assert (section in block) == (name in notebooks_at(scale)), (scale, section)
+
+
+def test_the_studies_run_at_cpu_and_smoke_not_quick(tmp_path):
+    """params.yaml `studies` (dvc.yaml's foreach of 09-11) decides; a stage outside it is refused with the way in."""
+    studies = {"09_evidence", "10_proxy", "11_shape"}
+    assert set(notebooks_at("cpu")) == set(notebooks_at("smoke")) == set(NOTEBOOKS)
+    assert set(notebooks_at("quick")) == set(NOTEBOOKS) - studies
+    before = unchanged(ROOT / "results" / "quick")
+    out = subprocess.run([sys.executable, "-m", "gramlib.pipeline", "10_proxy", "--scale", "quick"], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "`studies` (cpu, smoke)" in out.stderr
+    assert unchanged(ROOT / "results" / "quick") == before
+    doc = yaml.safe_load((ROOT / "params.yaml").read_text())
+    doc["studies"]["quick"] = doc["scales"]["quick"]  # listed, but without the sections: named as missing
+    f = tmp_path / "params.yaml"
+    f.write_text(yaml.safe_dump(doc))
+    with pytest.raises(ParamsError, match="missing key scales.quick.evidence.seeds"):
+        check_all_params("quick", f)
 
 
 # --------------------------------------------------------------------------- files and entry points

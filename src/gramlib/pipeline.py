@@ -41,18 +41,35 @@ def _notebooks() -> dict[str, str]:
         m = re.search(r"bin/stage\s+(\S+)", str((body.get("do") or body).get("cmd", "")))
         if m:
             found[m.group(1)] = stage
+            over = re.fullmatch(r"\$\{(\w+)\}", str(body.get("foreach", "")).strip())
+            _RUN_OVER[m.group(1)] = over.group(1) if over else "scales"
     return dict(sorted(found.items()))
 
 
+#: notebook file stem → the params.yaml mapping its stage's ``foreach`` runs over: ``scales`` (every scale) or
+#: ``studies`` (the scales that run the studies of our own choices)
+_RUN_OVER: dict[str, str] = {}
 #: notebook file stem → its section in params.yaml (from dvc.yaml, in file order)
 NOTEBOOKS = _notebooks()
 
 
-def _all_scales(path: str | Path | None = None) -> dict[str, Any]:
-    """Every scale's settings (``scales`` of params.yaml)."""
+def _params_file(path: str | Path | None = None) -> dict[str, Any]:
     import yaml
 
-    return yaml.safe_load((Path(path) if path else ROOT / "params.yaml").read_text())["scales"]
+    return yaml.safe_load((Path(path) if path else ROOT / "params.yaml").read_text())
+
+
+def _all_scales(path: str | Path | None = None) -> dict[str, Any]:
+    """Every scale's settings (``scales`` of params.yaml)."""
+    return _params_file(path)["scales"]
+
+
+def notebooks_at(scale: str, params_file: str | Path | None = None) -> dict[str, str]:
+    """The pipeline notebooks that run at ``scale`` (notebook → params.yaml section): every notebook whose
+    dvc.yaml stage runs over ``scales``, and those over ``studies`` when params.yaml lists the scale there."""
+    doc = _params_file(params_file)
+    return {name: section for name, section in NOTEBOOKS.items()
+            if _RUN_OVER.get(name, "scales") == "scales" or scale in (doc.get(_RUN_OVER[name]) or {})}
 
 
 def load_params(scale: str, path: str | Path | None = None, *, scales: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -168,6 +185,13 @@ def check_params(name: str, scale: str, params_file: str | Path | None = None, *
     if name not in NOTEBOOKS:
         raise ValueError(f"unknown notebook {name!r}; choose one of {sorted(NOTEBOOKS)}")
     key = f"scales.{scale}.{NOTEBOOKS[name]}"
+    over = _RUN_OVER.get(name, "scales")
+    if over != "scales":
+        runs_at = _params_file(params_file).get(over) or {}
+        if scale not in runs_at:
+            raise ParamsError(f"{name} does not run at scale {scale!r}: its dvc.yaml stage runs over params.yaml's "
+                              f"`{over}` ({', '.join(runs_at) or 'empty'}); add the scale there, with a section "
+                              f"{key}, to run it")
     if scales is None:
         scales = _all_scales(params_file)
     section = load_params(scale, scales=scales).get(NOTEBOOKS[name])
@@ -209,9 +233,9 @@ def check_all_params(scale: str, params_file: str | Path | None = None) -> None:
     """:func:`check_params` for every notebook, all problems in one error."""
     problems = []
     scales = _all_scales(params_file)  # read once for all notebooks
-    for name in NOTEBOOKS:
+    for name in notebooks_at(scale, params_file):
         try:
-            check_params(name, scale, scales=scales)
+            check_params(name, scale, params_file, scales=scales)
         except ParamsError as e:
             lines = str(e).splitlines()
             problems += lines[1:] if len(lines) > 1 else ["  " + lines[0]]  # a one-line error is the problem itself
@@ -419,7 +443,8 @@ def main(argv: list[str] | None = None) -> int:
         if stripped:
             print(stripped, file=sys.stderr)
             return 2
-        print(f"params.yaml scale {args.scale}: every notebook's settings are declared and typed as its defaults")
+        print(f"params.yaml scale {args.scale}: the settings of its {len(notebooks_at(args.scale, args.params))} notebooks "
+              "are declared and typed as their defaults")
         return 0
     if args.wall_times:
         print(wall_times_markdown(args.scale))

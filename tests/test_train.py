@@ -183,8 +183,8 @@ def test_params_of_every_scale_match_the_notebooks():
 def test_recommended_proxy_at_reads_that_scales_study():
     from gramlib.pipeline import load_params, recommended_proxy_at
 
-    name, settings = recommended_proxy_at("quick")
-    assert name == "default" and settings == {} or settings == load_params("quick")["proxy"]["variants"][name]
+    name, settings = recommended_proxy_at("cpu")
+    assert name == "default" and settings == {} or settings == load_params("cpu")["proxy"]["variants"][name]
 
 
 def test_pipeline_cli_names_its_modes_and_refuses_bad_params_without_a_traceback(tmp_path, capsys):

@@ -224,6 +224,14 @@ def check_params(name: str, scale: str, params_file: str | Path | None = None, *
                 problems.append(f"{key}.{k} = {v!r}: {bad[0]!r} is not allowed (expected {allowed})")
         if k == "proxy_from" and v is not None and v not in scales:
             problems.append(f"{key}.proxy_from = {v!r}: expected null or a scale of params.yaml ({', '.join(scales)})")
+        if k in ("proxy", "search_proxy"):  # proxy settings: what gramlib.evidence.proxy_variant accepts
+            from .evidence import proxy_variant
+            from .search import SearchConfig
+
+            try:
+                proxy_variant(SearchConfig(), v)
+            except (ValueError, TypeError) as e:
+                problems.append(f"{key}.{k} = {v!r}: {e}")
     if problems:
         raise ParamsError("params.yaml does not match the notebooks:\n  " + "\n  ".join(problems))
     return section

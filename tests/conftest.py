@@ -1,5 +1,3 @@
-import os
-
 import numpy as np
 import pytest
 import torch
@@ -10,8 +8,6 @@ from gramlib.skeleton import layout
 from gramlib.space import PAPER_OPS, SearchSpace
 
 torch.set_num_threads(2)
-# gramlib.shape keeps MAC counts under data/cache by default; tests count afresh (a test of the store sets its own folder)
-os.environ["GRAMLIB_COST_CACHE"] = ""
 
 
 @pytest.fixture

@@ -42,7 +42,6 @@ BAD_PARAMS = [
     ("search", "dataset", "cifar100", "'cifar100' is not allowed (expected one of cifar10, mnist"),
     ("search", "workers", 0, "scales.smoke.search.workers = 0"),
     ("search", "executor", "slurm", "expected one of local, ray"),
-    ("evidence", "proxy_from", "nowhere", "expected null or a scale of params.yaml"),
     ("search", "proxy", {"proxy_trian": 750}, "unknown proxy setting(s) ['proxy_trian']"),
     ("figure3", "level", 1.5, "1.5 is not allowed (expected a pruning level in [0, 1])"),
     ("figure3", "levl", 0.9, "unknown key scales.smoke.figure3.levl"),

@@ -7,7 +7,7 @@ from gramlib.architecture import Architecture, Dag
 from gramlib.metagraph import MetaGraph
 from gramlib.model import adapter_layers_for, build_model
 from gramlib.skeleton import Skeleton
-from gramlib.profiling import accuracy_density, count_cost, measure_latency
+from gramlib.profiling import accuracy_density, count_cost, count_cost_by_shapes, measure_latency
 
 
 @pytest.mark.parametrize(
@@ -63,6 +63,38 @@ def test_macs_match_hand_count(combine, node2_in):
     hand_params = (3 * 4 * 9 + 2 * 4) + (4 * 8 * 9 + 2 * 8) + (node2_in * 4 + 2 * 4) + (4 * 10 + 10)
     assert cost.params == hand_params
     assert cost.macs_all_ops > cost.macs  # fvcore's own total also counts BatchNorm
+
+
+@pytest.mark.parametrize("stem_stride, downsample, combine, dag_output", [
+    (1, ("none", "max", "max"), "concat", "leaves"),
+    (2, ("max", "max", "max"), "sum", "last"),
+    (1, ("avg", "conv", "max"), "concat", "last"),
+    (2, ("conv", "avg", "none"), "sum", "leaves"),
+])
+def test_shape_count_is_fvcores_count(paper_space, stem_stride, downsample, combine, dag_output):
+    # pruning profiles and search candidates are counted by shapes: every figure must be fvcore's, in every
+    # skeleton, pruning reference, channel scale, input (adapters at 96 px, odd and 1x1 maps at 5 px) and class count
+    from dataclasses import replace
+
+    space = replace(paper_space, skeleton=Skeleton(stem_channels=16, stem_stride=stem_stride, downsample=downsample,
+                                                   combine=combine, dag_output=dag_output))
+    mg = trained_metagraph(space, 40)
+    archs = [mg.sample(), mg.prune(0.0), mg.prune(0.3), mg.prune(0.9), mg.prune(0.3, reference="row_max").scale_channels(0.5)]
+    assert any(a.identity_dags() for a in archs)  # a DAG pruned to an identity is counted too
+    inputs = [(3, 32, 10), (1, 28, 10), (3, 96, 7), (3, 5, 100), (3, 32, 10)]
+    for arch, (c, size, classes) in zip(archs, inputs):
+        model = build_model(arch, classes, c, input_size=size)
+        assert count_cost_by_shapes(model, (c, size, size)) == count_cost(model, (c, size, size)), (arch.to_dict(), size)
+        assert model.training  # left in the mode it came in
+
+
+def test_shape_count_refuses_what_it_cannot_count_exactly():
+    with pytest.raises(TypeError, match="SwiftNets only"):  # its average pool is a function call, invisible to hooks
+        count_cost_by_shapes(torchvision.models.mobilenet_v2(width_mult=0.35), (3, 32, 32))
+    model = build_model(fixed_arch())
+    model.classifier = torch.nn.Sequential(torch.nn.LayerNorm(4), torch.nn.Linear(4, 10))  # fvcore counts LayerNorm
+    with pytest.raises(ValueError, match="LayerNorm"):
+        count_cost_by_shapes(model, (3, 8, 8))
 
 
 def test_mobilenet_v2_counts_match_published():

@@ -219,13 +219,16 @@ def test_proxy_study_rows_and_recommendation(proxy_scale):
 
 
 @pytest.mark.skipif(not (RESULTS / "cpu" / "10_proxy.metrics.json").exists(), reason="no cpu proxy study")
-def test_cpu_search_trains_candidates_on_the_proxy_its_study_recommends():
-    """The search reads its proxy from params.yaml, not from the study's output (a dvc dependency on it would make
-    every scale's search wait for a rerun of proxy@cpu after any change of src/); this keeps the two in step."""
+def test_cpu_searches_train_candidates_on_the_proxy_its_study_recommends():
+    """The search and the evidence's searches read their proxy from params.yaml, not from the study's output (a dvc
+    dependency on it would make every scale's search wait for a rerun of proxy@cpu after any change of src/); this
+    keeps them in step with the study."""
     from gramlib.pipeline import recommended_proxy_at
 
     name, settings = recommended_proxy_at("cpu")
-    assert load_params("cpu")["search"]["proxy"] == settings, f"proxy@cpu recommends {name}: {settings}"
+    prm = load_params("cpu")
+    assert prm["search"]["proxy"] == settings, f"proxy@cpu recommends {name}: {settings}"
+    assert prm["evidence"]["search_proxy"] == settings, f"proxy@cpu recommends {name}: {settings}"
 
 
 def test_shape_tables(scale):

@@ -88,35 +88,20 @@ def test_thinning_before_budget_matching_keeps_more_of_the_network(paper_space):
     assert len(thin_arch.identity_hierarchies()) <= len(full_arch.identity_hierarchies())
 
 
-def test_arch_cost_is_stored_between_processes_and_keyed_by_architecture_and_input(paper_space, tmp_path, monkeypatch):
+def test_arch_cost_counts_each_architecture_and_input_once(paper_space, monkeypatch):
     import gramlib.shape as shape
+    from gramlib.model import build_model
+    from gramlib.profiling import count_cost
 
-    monkeypatch.setenv(shape.COST_CACHE_ENV, str(tmp_path))
-    arch = trained_metagraph(paper_space, 40).prune(0.05)
     monkeypatch.setattr(shape, "_COST_CACHE", {})
-    first = shape.arch_cost(arch)
-    stored = list(tmp_path.glob("*.json"))
-    assert len(stored) == 1 and json.loads(stored[0].read_text())["macs"] == pytest.approx(first["mmacs"] * 1e6)
+    arch = trained_metagraph(paper_space, 40).prune(0.05)
+    first = shape.arch_cost(arch, (1, 28, 28))
+    assert first["mmacs"] * 1e6 == count_cost(build_model(arch, 10, 1, input_size=28), (1, 28, 28)).macs  # fvcore's
 
     def no_counting(*a, **k):
         raise AssertionError("counted again")
 
-    monkeypatch.setattr(shape, "_COST_CACHE", {})  # a new process: memory empty, the folder kept
-    monkeypatch.setattr(shape, "count_cost", no_counting)
-    assert shape.arch_cost(arch) == first
+    monkeypatch.setattr(shape, "count_cost_by_shapes", no_counting)
+    assert shape.arch_cost(arch, (1, 28, 28)) == first
     with pytest.raises(AssertionError, match="counted again"):  # another input size is another count
-        shape.arch_cost(arch, (3, 64, 64))
-    stored[0].write_text("{")  # a torn file is counted again, not trusted
-    monkeypatch.setattr(shape, "_COST_CACHE", {})
-    with pytest.raises(AssertionError, match="counted again"):
-        shape.arch_cost(arch)
-
-
-def test_arch_cost_store_can_be_switched_off(paper_space, tmp_path, monkeypatch):
-    import gramlib.shape as shape
-
-    monkeypatch.setenv(shape.COST_CACHE_ENV, "")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(shape, "_COST_CACHE", {})
-    shape.arch_cost(trained_metagraph(paper_space, 40).prune(0.05))
-    assert not any(tmp_path.rglob("*.json"))
+        shape.arch_cost(arch, (3, 32, 32))

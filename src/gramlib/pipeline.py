@@ -185,13 +185,12 @@ def check_params(name: str, scale: str, params_file: str | Path | None = None, *
     if name not in NOTEBOOKS:
         raise ValueError(f"unknown notebook {name!r}; choose one of {sorted(NOTEBOOKS)}")
     key = f"scales.{scale}.{NOTEBOOKS[name]}"
-    over = _RUN_OVER.get(name, "scales")
-    if over != "scales":
+    if name not in notebooks_at(scale, params_file):  # a study notebook at a scale `studies` does not list
+        over = _RUN_OVER[name]
         runs_at = _params_file(params_file).get(over) or {}
-        if scale not in runs_at:
-            raise ParamsError(f"{name} does not run at scale {scale!r}: its dvc.yaml stage runs over params.yaml's "
-                              f"`{over}` ({', '.join(runs_at) or 'empty'}); add the scale there, with a section "
-                              f"{key}, to run it")
+        raise ParamsError(f"{name} does not run at scale {scale!r}: its dvc.yaml stage runs over params.yaml's "
+                          f"`{over}` ({', '.join(runs_at) or 'empty'}); add the scale there, with a section "
+                          f"{key}, to run it")
     if scales is None:
         scales = _all_scales(params_file)
     section = load_params(scale, scales=scales).get(NOTEBOOKS[name])
@@ -222,8 +221,6 @@ def check_params(name: str, scale: str, params_file: str | Path | None = None, *
             bad = [x for x in _values(v) if not ((x is None and nullable) or (x is not None and ok(x)))]
             if bad:
                 problems.append(f"{key}.{k} = {v!r}: {bad[0]!r} is not allowed (expected {allowed})")
-        if k == "proxy_from" and v is not None and v not in scales:
-            problems.append(f"{key}.proxy_from = {v!r}: expected null or a scale of params.yaml ({', '.join(scales)})")
         if k in ("proxy", "search_proxy"):  # proxy settings: what gramlib.evidence.proxy_variant accepts
             from .evidence import proxy_variant
             from .search import SearchConfig
@@ -253,7 +250,7 @@ def check_all_params(scale: str, params_file: str | Path | None = None) -> None:
 
 def recommended_proxy_at(scale: str, params_file: str | Path | None = None) -> tuple[str, dict[str, Any]]:
     """The proxy variant ``10_proxy`` recommends at ``scale`` (its name and settings), read from that scale's
-    committed metrics and its params.yaml variants; what ``proxy_from`` in the search and evidence notebooks means."""
+    committed metrics and its params.yaml variants (a test holds the cpu search's proxy equal to it)."""
     from .evidence import recommended_proxy
 
     return recommended_proxy(ROOT / "results" / scale / "10_proxy.metrics.json",

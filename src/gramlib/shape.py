@@ -10,79 +10,31 @@ changing, so the comparison isolates them.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 import math
-import os
 from dataclasses import replace
-from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 
 from .architecture import Architecture
-from .io import atomic_write_json, run_key
 from .metagraph import MetaGraph
 from .model import build_model
-from .profiling import Cost, count_cost
+from .profiling import Cost, count_cost_by_shapes
 from .skeleton import LAYOUTS, layout
 
 
-_COST_CACHE: dict[tuple[str, tuple[int, ...], int], tuple[Any, int]] = {}
-
-#: environment variable naming the folder where :func:`arch_cost` keeps its counts between processes (every
-#: pipeline stage profiles the same pruning levels, and fvcore's trace takes about a second per model);
-#: default ``data/cache/arch_costs``, an empty value keeps counts in memory only
-COST_CACHE_ENV = "GRAMLIB_COST_CACHE"
+_COST_CACHE: dict[tuple[str, tuple[int, ...], int], tuple[Cost, int]] = {}
 
 
-@functools.lru_cache(maxsize=1)
-def _counting_code() -> str:
-    """What a stored count depends on besides the architecture: the code that builds and counts models, and the
-    torch and fvcore versions (a change to any of them makes every stored count a miss)."""
-    import fvcore
-    import torch
-
-    from . import architecture, model, profiling, skeleton, space
-
-    h = hashlib.sha256(f"{torch.__version__} {getattr(fvcore, '__version__', '?')}".encode())
-    for mod in (architecture, model, profiling, skeleton, space):
-        h.update(Path(mod.__file__).read_bytes())
-    return h.hexdigest()
-
-
-def _stored_cost_path(key: tuple[str, tuple[int, ...], int]) -> Path | None:
-    root = os.environ.get(COST_CACHE_ENV, "data/cache/arch_costs")
-    if not root:
-        return None
-    return Path(root) / f"{run_key(arch=key[0], input=list(key[1]), classes=key[2], code=_counting_code())}.json"
-
-
-def _cost_of(key: tuple[str, tuple[int, ...], int], arch: Architecture) -> tuple[Any, int]:
-    """(count, classifier input width) of ``arch``: from memory, else from the folder of :data:`COST_CACHE_ENV`,
-    else counted by fvcore (and stored)."""
-    if key in _COST_CACHE:
-        return _COST_CACHE[key]
-    path = _stored_cost_path(key)
-    if path is not None and path.exists():
-        try:
-            d = json.loads(path.read_text())
-            _COST_CACHE[key] = (Cost(macs=int(d["macs"]), params=int(d["params"]), macs_all_ops=int(d["macs_all_ops"])),
-                                int(d["feature_width"]))
-            return _COST_CACHE[key]
-        except (ValueError, KeyError, TypeError):
-            pass  # unreadable (e.g. cut short): count again and overwrite
-    input_shape, num_classes = key[1], key[2]
-    model = build_model(arch, num_classes, input_shape[0], input_size=input_shape[1])
-    c = count_cost(model, input_shape)
-    _COST_CACHE[key] = (c, model.feature_channels)
-    if path is not None:
-        try:
-            atomic_write_json(path, {"macs": c.macs, "params": c.params, "macs_all_ops": c.macs_all_ops,
-                                     "feature_width": model.feature_channels})
-        except OSError:
-            pass  # a read-only or full disk costs only the saving
+def _cost_of(key: tuple[str, tuple[int, ...], int], arch: Architecture) -> tuple[Cost, int]:
+    """(count, classifier input width) of ``arch``, counted once per process: many pruning levels give the same
+    architecture. Counted from the modules' shapes (:func:`~gramlib.profiling.count_cost_by_shapes`, fvcore's
+    numbers without its trace)."""
+    if key not in _COST_CACHE:
+        input_shape, num_classes = key[1], key[2]
+        model = build_model(arch, num_classes, input_shape[0], input_size=input_shape[1])
+        _COST_CACHE[key] = (count_cost_by_shapes(model, input_shape), model.feature_channels)
     return _COST_CACHE[key]
 
 
@@ -95,7 +47,6 @@ def with_layout(arch: Architecture, name: str) -> Architecture:
 
 def arch_cost(arch: Architecture, input_shape: tuple[int, int, int] = (3, 32, 32), num_classes: int = 10) -> dict[str, Any]:
     """MACs, parameters, their ratio and the classifier's input width of one architecture."""
-    # many pruning levels give the same architecture, and stages re-profile the same levels; fvcore's trace is the slow part
     key = (json.dumps(arch.to_dict(), sort_keys=True), tuple(int(v) for v in input_shape), int(num_classes))
     c, feature_width = _cost_of(key, arch)
     return {"mmacs": c.mmacs, "mparams": c.params / 1e6, "macs_per_param": c.macs / max(1, c.params),

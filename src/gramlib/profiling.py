@@ -7,8 +7,8 @@ sums just those operators (torchvision MobileNetV2-1.0 at 224: 300.8 M, as
 published, instead of fvcore's 314 M total).
 
 :func:`count_cost` is the reference. :func:`count_cost_by_shapes` gives the same three numbers for a SwiftNet
-from the shapes its modules see in one forward pass, without fvcore's trace: a 61-level pruning profile (about
-25 distinct models) takes 2.3-2.5 s instead of 14-18 s. Pruning profiles and search candidates use it; the
+from the shapes its modules see in one forward pass, without fvcore's trace, several times faster on a pruning
+profile (``python benchmarks/count_speed.py`` prints both). Pruning profiles and search candidates use it; the
 trained models of the tables are counted by fvcore, and tests hold the two equal.
 """
 

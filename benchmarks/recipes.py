@@ -13,11 +13,24 @@ The table in docs/interpretation.md ("Training recipe") comes from this script.
 
     python benchmarks/recipes.py --set short --metagraph results/quick/search_run/metagraph.json \
         --dataset imagenette --input-size 96 --budget 10 --epochs 2 --test-limit 1000
+
+``--filter-cap`` builds the same meta-graph (same learned weights, the same node operations drawn from its
+seed) under another cap on node filters before pruning to the budget, e.g. the paper's uncapped menu
+(conv1x1-128, conv3x3-64, ...) against the cpu profile's cap of 32 (docs/interpretation.md, "Table 1's gap"):
+
+    python benchmarks/recipes.py --budget 3 --epochs 30 --only "cpu: Nesterov" --filter-cap none
+
+``--layout`` builds the same DAGs in another skeleton layout (gramlib.skeleton.LAYOUTS) and prunes them to the
+budget there, e.g. a first hierarchy at 16x16 instead of 8x8 at the same MACs:
+
+    python benchmarks/recipes.py --budget 3 --epochs 30 --only "cpu: Nesterov" --layout pool-before
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import dataclasses
 import json
 import math
 
@@ -28,7 +41,8 @@ from gramlib.data import normalize_stats
 from gramlib.metagraph import MetaGraph
 from gramlib.model import build_model
 from gramlib.profiling import cpu_name
-from gramlib.shape import level_grid, levels_for_budgets
+from gramlib.shape import budget_rows, level_grid, level_profile, with_layout
+from gramlib.skeleton import LAYOUTS
 from gramlib.train import Normalizer, evaluate, recipe_with, train
 
 #: name → recipe overrides on top of a named recipe
@@ -51,6 +65,29 @@ SHORT_CANDIDATES = {
 }
 
 
+def with_filter_cap(mg: MetaGraph, cap: int | None) -> MetaGraph:
+    """``mg`` with its node operations drawn again from its seed under filter cap ``cap``; weights unchanged.
+
+    Raises SystemExit if drawing under ``mg``'s own cap does not give its stored operations (another
+    numpy, or a file whose operations were not drawn by :class:`MetaGraph`)."""
+    if MetaGraph(mg.space, mg.rule, seed=mg.seed).ops != mg.ops:
+        raise SystemExit("this meta-graph's node operations cannot be drawn again from its seed")
+    space = dataclasses.replace(mg.space, filter_cap=cap)
+    out = copy.deepcopy(mg)
+    out.space, out.ops = space, MetaGraph(space, mg.rule, seed=mg.seed).ops
+    return out
+
+
+def filter_cap(text: str) -> int | str | None:
+    if text == "search":  # the default: the meta-graph's own cap
+        return text
+    if text.lower() == "none":
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"--filter-cap takes a positive integer, 'none' or 'search', got {text!r}")
+    return int(text)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--metagraph", default="results/cpu/search_run/metagraph.json")
@@ -62,16 +99,28 @@ def main() -> None:
     ap.add_argument("--dataset", default="cifar10", help="a gramlib.data dataset name")
     ap.add_argument("--input-size", type=int, default=None, help="resize images to this side (Imagenette: 96)")
     ap.add_argument("--test-limit", type=int, default=None, help="test images (default: all)")
+    ap.add_argument("--filter-cap", type=filter_cap, default="search",
+                    help="cap on node filters before pruning: a number or 'none' (default: the meta-graph's own)")
+    ap.add_argument("--layout", choices=sorted(LAYOUTS), default=None,
+                    help="build and prune the DAGs in this skeleton layout (default: the meta-graph's own)")
     args = ap.parse_args()
     mg = MetaGraph.load(args.metagraph)
+    if args.filter_cap != "search":
+        mg = with_filter_cap(mg, args.filter_cap)
     tr, te = load_train_test(args.dataset, input_size=args.input_size, test_limit=args.test_limit)
     shape = tuple(tr.x.shape[1:])
-    (pick,) = levels_for_budgets(mg, [args.budget], levels=level_grid(61), input_shape=shape,
-                                 num_classes=len(tr.classes))
+    profile = level_profile(mg, level_grid(61), layout_name=args.layout, input_shape=shape,
+                            num_classes=len(tr.classes))
+    (pick,) = budget_rows(profile, [args.budget])  # Figure 5's method, as levels_for_budgets
     arch = mg.prune(pick["level"])
+    if args.layout is not None:
+        arch = with_layout(arch, args.layout)
     mean, std = normalize_stats(tr)
     print(json.dumps({"metagraph": args.metagraph, "dataset": args.dataset, "input": list(shape),
-                      "model_mmacs": round(pick["mmacs"], 2), "level": pick["level"], "epochs": args.epochs,
+                      "model_mmacs": round(pick["mmacs"], 2), "model_kparams": round(1e3 * pick["mparams"], 1),
+                      "macs_per_param": round(pick["macs_per_param"], 1), "filter_cap": mg.space.filter_cap,
+                      "layout": arch.skeleton.describe(),
+                      "level": pick["level"], "epochs": args.epochs,
                       "train_images": len(tr), "test_images": len(te), "threads": torch.get_num_threads(),
                       "cpu": cpu_name()}))
     for name, (base, over) in (SHORT_CANDIDATES if args.set == "short" else CANDIDATES).items():
@@ -85,7 +134,8 @@ def main() -> None:
         minutes = res.seconds / 60
         print(json.dumps({"recipe": name, "top1": round(acc, 2), "minutes": round(minutes, 2),
                           "top1_per_minute": round(acc / minutes, 2) if minutes else math.nan,
-                          "final_train_loss": round(res.final["train_loss"], 3)}), flush=True)
+                          "final_train_loss": round(res.final["train_loss"], 3),
+                          "final_train_acc": round(100 * res.final["train_acc"], 2)}), flush=True)
 
 
 if __name__ == "__main__":

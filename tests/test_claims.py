@@ -53,6 +53,19 @@ def test_table1_order_and_gaps():
     assert "not the paper's size: x0.79" in by_claim(off_size, "SwiftNet-0.65 reaches")[0]["evidence"]
 
 
+def test_short_rows_say_whether_the_model_under_or_over_fits():
+    assert claims.fit_diagnosis(80.4, 81.3) == "under-fitted: final training accuracy 81.3 %, 0.9 points above test"
+    assert claims.fit_diagnosis(80.0, 85.0).startswith("under-fitted")  # the boundary: 5 points above test
+    assert claims.fit_diagnosis(80.0, 97.0).startswith("over-fitted: final training accuracy 97.0 %, 17.0 points")
+    assert claims.fit_diagnosis(80.0, None) == claims.fit_diagnosis(80.0, math.nan) == "final training accuracy not recorded"
+    short = dict(TABLE1[0], accuracy=80.35, final_train_acc=81.3)
+    (v,) = by_claim(claims.verdicts([short]), "SwiftNet-0.65 reaches")
+    assert v["verdict"] == "short by 5.6 points"
+    assert "under-fitted: final training accuracy 81.3 %" in v["evidence"] and claims.TABLE1_GAP_DOC in v["evidence"]
+    (v,) = by_claim(claims.verdicts([TABLE1[0]]), "SwiftNet-0.65 reaches")  # within 5 points: no diagnosis, no pointer
+    assert v["evidence"].endswith("final training accuracy 90.0 %") and "fitted" not in v["evidence"]
+
+
 def test_speedup_verdicts_from_the_curves():
     base = {"input": 96, "backend": "eager", "paper_speedup": 2.42, "min": 1.1, "max": 3.0}
     sp = [dict(base, points=3, geomean=1.8), dict(base, backend="onnxruntime", points=0, geomean=None, at_least=1.3,

@@ -57,6 +57,7 @@ def test_short_rows_say_whether_the_model_under_or_over_fits():
     assert claims.fit_diagnosis(80.4, 81.3) == "under-fitted: final training accuracy 81.3 %, 0.9 points above test"
     assert claims.fit_diagnosis(80.0, 85.0).startswith("under-fitted")  # the boundary: 5 points above test
     assert claims.fit_diagnosis(80.0, 97.0).startswith("over-fitted: final training accuracy 97.0 %, 17.0 points")
+    assert claims.fit_diagnosis(69.9, 66.2) == "under-fitted: final training accuracy 66.2 %, 3.7 points below test"
     assert claims.fit_diagnosis(80.0, None) == claims.fit_diagnosis(80.0, math.nan) == "final training accuracy not recorded"
     short = dict(TABLE1[0], accuracy=80.35, final_train_acc=81.3)
     (v,) = by_claim(claims.verdicts([short]), "SwiftNet-0.65 reaches")

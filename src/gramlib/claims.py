@@ -44,13 +44,15 @@ def fit_diagnosis(test_accuracy: float, final_train_accuracy: float | None, *,
     """Whether a trained model under- or over-fits, from its final training accuracy against its test accuracy (%).
 
     E.g. "under-fitted: final training accuracy 81.3 %, 0.9 points above test" or "over-fitted: final training
-    accuracy 97.0 %, 12.0 points above test"; "final training accuracy not recorded" without the number.
+    accuracy 97.0 %, 12.0 points above test"; "final training accuracy not recorded" without the number. Short
+    runs on augmented, label-smoothed batches can end below test: "... 3.7 points below test".
     """
     if not _finite(final_train_accuracy) or not _finite(test_accuracy):
         return "final training accuracy not recorded"
     above = final_train_accuracy - test_accuracy
     kind = "under-fitted" if above <= underfit_points else "over-fitted"
-    return f"{kind}: final training accuracy {final_train_accuracy:.1f} %, {above:.1f} points above test"
+    side = f"{above:.1f} points above test" if above >= 0 else f"{-above:.1f} points below test"
+    return f"{kind}: final training accuracy {final_train_accuracy:.1f} %, {side}"
 
 
 def _finite(x: Any) -> bool:

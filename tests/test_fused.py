@@ -4,6 +4,7 @@ import copy
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -212,3 +213,20 @@ def test_status_says_whether_setup_built_the_kernel(monkeypatch):
     monkeypatch.setattr(fused, "_failed", None)
     monkeypatch.setattr(fused, "extension", lambda: object())
     assert "ready" in fused.status()
+
+
+def test_each_environment_builds_its_own_kernel(monkeypatch, tmp_path):
+    """Two venvs on one machine (CI's clone beside a working copy) compile against their own torch include paths;
+    sharing torch's ~/.cache folder, each rebuilt the other's kernel. The build lives inside sys.prefix instead."""
+    monkeypatch.delenv("TORCH_EXTENSIONS_DIR", raising=False)
+    built = Path(fused.extension().__file__).parent
+    assert built.is_relative_to(Path(sys.prefix)) and built == Path(fused.build_directory(built.name))
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))
+    assert Path(fused.build_directory("k")) == tmp_path / "share" / "gramlib" / "torch_extensions" / "k"
+    assert (tmp_path / "share" / "gramlib" / "torch_extensions" / "k").is_dir()
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path / "mine"))
+    assert fused.build_directory("k") is None  # the user's choice: torch's own rule applies
+    monkeypatch.delenv("TORCH_EXTENSIONS_DIR")
+    (tmp_path / "file").write_text("")
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "file"))  # an environment we cannot write into
+    assert fused.build_directory("k") is None

@@ -17,8 +17,9 @@ Switch: the environment variable ``GRAMLIB_FUSED_BN_ELU`` = ``auto`` (default:
 use the kernel when it compiles, warn once and fall back when it does not),
 ``off`` (never), ``on`` (require it: a failed build raises); or
 :func:`use_fused` as a context manager in code. The build (about 40–60 s on
-2 cores, once per machine and torch version) needs a C++ compiler and ninja;
-it is cached in torch's extension directory (``TORCH_EXTENSIONS_DIR``).
+2 cores, once per environment and torch version) needs a C++ compiler and ninja;
+it is cached inside the Python environment (:func:`build_directory`), or in
+``TORCH_EXTENSIONS_DIR`` when that is set.
 """
 
 from __future__ import annotations
@@ -75,9 +76,27 @@ def _compile_flags() -> list[str]:
     return flags
 
 
-def _built(cpp_extension, name: str) -> bool:
-    try:  # torch's own cache folder for `name` (a private helper: if it moves, we only print once too often)
-        return any(Path(cpp_extension._get_build_directory(name, False)).glob(f"{name}*.so"))
+def build_directory(name: str) -> str | None:
+    """Where the kernel ``name`` is built and cached: a folder inside this Python environment (``sys.prefix``).
+
+    Two environments on one machine (a CI clone's venv beside a working copy's) compile against different torch
+    include paths; in torch's one shared folder (``~/.cache/torch_extensions``) each rebuilt the other's kernel
+    on first use, about a minute each time. ``None`` (torch's own folder) when ``TORCH_EXTENSIONS_DIR`` is set,
+    which the user chose, or when the environment cannot be written to.
+    """
+    if os.environ.get("TORCH_EXTENSIONS_DIR"):
+        return None
+    folder = Path(sys.prefix) / "share" / "gramlib" / "torch_extensions" / name
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return str(folder) if os.access(folder, os.W_OK) else None
+
+
+def _built(cpp_extension, name: str, folder: str | None) -> bool:
+    try:  # torch's own cache folder for `name` unless ours (a private helper: if it moves, we only print once too often)
+        return any(Path(folder or cpp_extension._get_build_directory(name, False)).glob(f"{name}*.so"))
     except Exception:
         return False
 
@@ -96,13 +115,14 @@ def extension():
             try:
                 from torch.utils import cpp_extension
 
-                if not _built(cpp_extension, name):  # say why the first training pauses; silent once cached
-                    print("gramlib: building the fused BatchNorm+ELU CPU kernel (once per machine, about a minute)",
+                folder = build_directory(name)
+                if not _built(cpp_extension, name, folder):  # say why the first training pauses; silent once cached
+                    print("gramlib: building the fused BatchNorm+ELU CPU kernel (once per environment, about a minute)",
                           file=sys.stderr, flush=True)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     _ext = cpp_extension.load(name, [str(SOURCE)], extra_cflags=_compile_flags(),
-                                              extra_ldflags=["-fopenmp"], verbose=False)
+                                              extra_ldflags=["-fopenmp"], build_directory=folder, verbose=False)
             except Exception as e:  # no compiler, no ninja, ...: the eager modules still work
                 _failed = f"{type(e).__name__}: {e}"
             finally:

@@ -45,6 +45,9 @@ def test_levels_for_budgets_and_layout_table(paper_space):
     table = layouts_at_budgets(mg, [budget], grid, layouts=["pool-between", "stem2-pool-before"])
     assert [r["layout"] for r in table] == ["pool-between", "stem2-pool-before"]
     assert table[1]["resolutions"] == "8/4/2"
+    # levels_for_budgets in another layout picks that layout's nearest level, as layouts_at_budgets does
+    (moved,) = levels_for_budgets(mg, [budget], levels=grid, layout_name="stem2-pool-before")
+    assert (moved["level"], moved["mmacs"]) == (table[1]["level"], table[1]["mmacs"])
     assert is_monotone([{"level": 0, "mmacs": 3}, {"level": 1, "mmacs": 1}])
     assert not is_monotone([{"level": 0, "mmacs": 1}, {"level": 1, "mmacs": 3}])
 

@@ -140,11 +140,13 @@ def width_for(width: float | dict[str, float], task: str) -> float:
 
 
 def levels_for_budgets(mg: MetaGraph, budgets_mmacs: Iterable[float], *, levels: Iterable[float] | None = None,
-                       reference: str = "absolute", input_shape: tuple[int, int, int] = (3, 32, 32),
-                       num_classes: int = 10, scale: float = 1.0) -> list[dict[str, Any]]:
+                       reference: str = "absolute", layout_name: str | None = None,
+                       input_shape: tuple[int, int, int] = (3, 32, 32), num_classes: int = 10,
+                       scale: float = 1.0) -> list[dict[str, Any]]:
     """Figure 5's method for each budget: profile the meta-graph over the levels and take the level whose
     model's MACs are nearest the budget (Table 1 at the paper's 3 / 5 / 12 / 36 M, Table 4 at its sizes,
-    Table 3 at its input sizes and channel up-scaling ``scale``)."""
+    Table 3 at its input sizes and channel up-scaling ``scale``; ``layout_name``: pruned in another skeleton
+    layout, as :func:`level_profile`)."""
     prof = level_profile(mg, level_grid() if levels is None else levels, reference=reference,
-                         input_shape=input_shape, num_classes=num_classes, scale=scale)
+                         layout_name=layout_name, input_shape=input_shape, num_classes=num_classes, scale=scale)
     return budget_rows(prof, budgets_mmacs)

@@ -83,3 +83,34 @@ def test_params_scales():
         assert load_params(s)["search"]["iterations"] > 0
     with pytest.raises(ValueError, match="unknown scale"):
         load_params("huge")
+
+
+def test_recorded_rows_are_read_not_trained(tmp_path, small_space, monkeypatch):
+    """A part stage's record (gramlib.parts) stands for its run: same run → returned untrained, under the
+    asking row's name; another recipe is another run and trains."""
+    proxy = synthetic_proxy(32, 16)
+    arch = trained_metagraph(small_space, 5).prune(0.5)
+    recipe = Recipe("sgd", lr=0.01, epochs=1, batch_size=16)
+    rec = tmp_path / "part"
+    kw = dict(key={"a": arch.to_dict()}, topk=(1,), latency_runs=2, progress=False)
+    first = fit_and_score("m", lambda: build_model(arch, 4, 3), proxy.train, proxy.val, recipe,
+                          ckpt_dir=tmp_path / "ck1", record_to=rec, **kw)
+    (record,) = rec.glob("m-*.json")
+    import json
+
+    assert json.loads(record.read_text())["top1"] == first["top1"]
+
+    def no_training(*a, **k):
+        raise AssertionError("a recorded run was trained again")
+
+    monkeypatch.setattr("gramlib.experiments.train", no_training)
+    # another checkpoint folder (a fresh machine): only the record can say the run is done
+    again = fit_and_score("m", lambda: build_model(arch, 4, 3), proxy.train, proxy.val, recipe,
+                          ckpt_dir=tmp_path / "ck2", records=[rec], **kw)
+    assert again == first
+    renamed = fit_and_score("m-again", lambda: build_model(arch, 4, 3), proxy.train, proxy.val, recipe,
+                            ckpt_dir=tmp_path / "ck2", records=[rec], **kw)
+    assert renamed["model"] == "m-again" and renamed["top1"] == first["top1"]
+    with pytest.raises(AssertionError, match="trained again"):  # 2 epochs: another run, so it trains
+        fit_and_score("m", lambda: build_model(arch, 4, 3), proxy.train, proxy.val, recipe_with(recipe, epochs=2),
+                      ckpt_dir=tmp_path / "ck2", records=[rec], **kw)

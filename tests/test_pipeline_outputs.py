@@ -124,6 +124,32 @@ def test_table4_rows(scale):
             assert row.status.startswith("not run") and pd.isna(row.accuracy)  # never invented
 
 
+def test_part_stages_recorded_their_rows_and_the_notebooks_read_them(scale):
+    """Where a part stage ran (gramlib.parts), its part.json names what params.yaml's part_rows asked for, every row
+    it lists has its record, and the table's notebook reports each of those rows as trained in an earlier stage."""
+    from fnmatch import fnmatch
+
+    found = 0
+    for name, section, table in [("04_table1_cifar10", "table1", "04_table1_cifar10/table1.csv"),
+                                 ("06_imagenet_tables2_3", "imagenet", "06_imagenet_tables2_3/latency_1thread.csv")]:
+        f = RESULTS / scale / f"{name}.part" / "part.json"
+        if not f.exists():  # a run from before the part stages (results/cpu, rendered at 916ba12)
+            continue
+        found += 1
+        part = json.loads(f.read_text())
+        asked = load_params(scale)[section].get("part_rows")
+        assert part["part_rows"] == asked
+        assert (asked is None) == (part["rows"] == []) and all(fnmatch(m, asked) for m in part["rows"])
+        assert set(part["rows"]) <= set(pd.read_csv(RESULTS / scale / table).model)
+        for m in part["rows"]:
+            assert list((f.parent).glob(f"{m}-*.json")), m
+        text = (RESULTS / scale / "notebooks" / f"{name}.ipynb").read_text()
+        for m in part["rows"]:
+            assert f"{m}: top-1" in text and "in an earlier stage" in text, m
+    if scale == "smoke":  # CI's run exercises both part stages
+        assert found == 2
+
+
 def test_table3_rows_and_macs(scale):
     p = load_params(scale)["imagenet"]
     t = pd.read_csv(RESULTS / scale / "06_imagenet_tables2_3" / "table3.csv")

@@ -8,6 +8,7 @@ where it stopped and a finished one is not trained again.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from pathlib import Path
@@ -18,7 +19,7 @@ import torchvision
 from torch import nn
 
 from .data import ImageData, load_image_folder, load_split, normalize_stats
-from .io import run_key
+from .io import atomic_write_json, run_key
 from .metagraph import MetaGraph
 from .profiling import accuracy_density, count_cost, measure_latency
 from .shape import level_profile
@@ -62,7 +63,8 @@ def fit_and_score(name: str, build: Callable[[], nn.Module], train_data: ImageDa
                   recipe: Recipe, *, key: dict[str, Any], seed: int = 0, device: str = "auto",
                   ckpt_dir: str | Path = "data/checkpoints", topk: tuple[int, ...] = (1,),
                   latency_runs: int = 50, latency_threads: Iterable[int] = (1,), channels_last: bool = True,
-                  progress: bool = True) -> dict[str, Any]:
+                  progress: bool = True, records: Iterable[str | Path] = (),
+                  record_to: str | Path | None = None) -> dict[str, Any]:
     """Seed, build, count, train (resumable), evaluate and time one model; returns one table row.
 
     Args:
@@ -72,12 +74,25 @@ def fit_and_score(name: str, build: Callable[[], nn.Module], train_data: ImageDa
             same key, recipe, data and seed are one run: a later row reads the earlier row's checkpoint.
         topk: accuracies to report, in %, e.g. (1, 5).
         latency_threads: CPU thread counts at which batch-1 latency is measured.
+        records: folders of finished rows (a pipeline part stage's, :mod:`gramlib.parts`): a row recorded
+            there for this very run (name, key, recipe, data, seed) is returned as recorded, untrained.
+        record_to: folder to record this row in once it is finished.
     """
+    c, h, w = train_data.x.shape[1:]
+    run = run_key(key=key, recipe=recipe, data=(train_data.name, len(train_data), h), seed=seed)
+    record = f"{name}-{run}.json"
+    for folder in records:
+        # the same run under another row's name counts too (two budgets that prune to one model), as checkpoints do
+        found = [Path(folder) / record] if (Path(folder) / record).exists() else sorted(Path(folder).glob(f"*-{run}.json"))
+        if found:
+            row = {**json.loads(found[0].read_text()), "model": name}
+            print(f"{name}: top-1 {row['top1']:.2f} % | {row['epochs']} epochs on {row['train_images']} images | "
+                  f"{row['mmacs']:.2f} M MACs, {row['mparams']:.3f} M params | trained in {row['train_seconds']:.0f} s "
+                  f"in an earlier stage (recorded in {folder})", flush=True)
+            return row
     torch.manual_seed(seed)
     model = build()
-    c, h, w = train_data.x.shape[1:]
     cost = count_cost(model, (c, h, w))
-    run = run_key(key=key, recipe=recipe, data=(train_data.name, len(train_data), h), seed=seed)
     ckpt = Path(ckpt_dir) / f"{name}-{run}.pt"
     if not ckpt.exists():  # the same run under another row's name (two budgets that prune to one model): reuse it
         ckpt = next(iter(sorted(Path(ckpt_dir).glob(f"*-{run}.pt"))), ckpt)
@@ -104,6 +119,8 @@ def fit_and_score(name: str, build: Callable[[], nn.Module], train_data: ImageDa
     print(f"{name}: top-1 {row['top1']:.2f} % | {recipe.epochs} epochs on {len(train_data)} images | "
           f"{cost.mmacs:.2f} M MACs, {cost.params / 1e6:.3f} M params | trained in {row['train_seconds']:.0f} s"
           + (f" ({res.images_per_second:.0f} img/s)" if res.images_per_second else " (from checkpoint)"), flush=True)
+    if record_to is not None:
+        atomic_write_json(Path(record_to) / record, row)
     return row
 
 

@@ -38,8 +38,9 @@ def _notebooks() -> dict[str, str]:
         return {}
     found = {}
     for stage, body in (yaml.safe_load(f.read_text()).get("stages") or {}).items():
-        m = re.search(r"bin/stage\s+(\S+)", str((body.get("do") or body).get("cmd", "")))
-        if m:
+        cmd = str((body.get("do") or body).get("cmd", ""))
+        m = re.search(r"bin/stage\s+(\S+)", cmd)
+        if m and "--part" not in cmd:  # a part stage (gramlib.parts) trains some of a notebook's rows: not a notebook stage
             found[m.group(1)] = stage
             over = re.fullmatch(r"\$\{(\w+)\}", str(body.get("foreach", "")).strip())
             _RUN_OVER[m.group(1)] = over.group(1) if over else "scales"
@@ -402,6 +403,11 @@ def wall_times(scale: str) -> list[dict[str, Any]]:
 
     rows = []
     for name, section in NOTEBOOKS.items():
+        part = results_dir(scale) / f"{name}.part" / "part.json"  # gramlib.parts: some of its rows, trained before it
+        if part.exists():
+            rec = json.loads(part.read_text())
+            rows.append({"stage": f"{section}_part@{scale}", "notebook": f"{name} (part: {rec['part_rows']})",
+                         "wall_seconds": rec["wall_seconds"], "commit": rec.get("commit"), "started": rec.get("started")})
         path = results_dir(scale) / "notebooks" / f"{name}.ipynb"
         if not path.exists():
             continue
@@ -435,6 +441,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--params", help="params file (default: params.yaml at the project root)")
     ap.add_argument("--check", action="store_true",
                     help="check the scale's params.yaml block against every notebook's parameters cell (runs nothing)")
+    ap.add_argument("--part", action="store_true",
+                    help="train and record only the notebook's rows params.yaml's part_rows names (gramlib.parts)")
     ap.add_argument("--wall-times", action="store_true",
                     help="print the scale's stage wall times from the rendered notebooks' run stamps (runs nothing)")
     args = ap.parse_args(argv)
@@ -460,7 +468,12 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")  # papermill streams the cells' output here
     try:
-        run_notebook(args.notebook, args.scale, params_file=args.params, progress=sys.stderr.isatty())
+        if args.part:
+            from .parts import run_part
+
+            run_part(args.notebook, args.scale, params_file=args.params)
+        else:
+            run_notebook(args.notebook, args.scale, params_file=args.params, progress=sys.stderr.isatty())
     except ParamsError as e:  # nothing was written: say what to fix, without a traceback
         print(e, file=sys.stderr)
         return 2

@@ -1,0 +1,86 @@
+"""The trained rows of Table 1 and Tables 2-3 (gramlib.tables) and their part stages (gramlib.parts)."""
+
+import json
+
+import pytest
+import torch
+
+from conftest import trained_metagraph
+from gramlib import parts, tables
+from gramlib.data import ImageData
+from gramlib.pipeline import ParamsError
+
+
+def fake_fit(calls):
+    def fit(name, build, train_data, test_data, recipe, *, key, **kw):
+        calls.append((name, recipe.epochs, kw.get("records"), kw.get("record_to")))
+        return {"model": name, "top1": 50.0, "mmacs": 1.0, "mparams": 0.1}
+    return fit
+
+
+def tiny(size, n=8):
+    return ImageData(torch.zeros(n, 3, size, size, dtype=torch.uint8), torch.zeros(n, dtype=torch.long), list("abcd"), "tiny", "train")
+
+
+def test_table1_rows_train_only_the_rows_asked_for(paper_space, monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(tables, "fit_and_score", fake_fit(calls))
+    mg = trained_metagraph(paper_space, 40)
+    kw = dict(budgets_mmacs=[3, 5, 12, 36], epochs=[3, 3, 2, 1], recipe="cpu", grid_points=11, seed=0, ckpt_dir=tmp_path)
+    rows = tables.table1_rows(mg, tiny(32), tiny(32), **kw, archs_dir=tmp_path / "archs")
+    assert [r["model"] for r in rows] == ["SwiftNet-0.65", "SwiftNet-0.5", "SwiftNet-0.4", "SwiftNet-0.3"]
+    assert [c[1] for c in calls] == [3, 3, 2, 1]  # epochs per budget
+    assert len(list((tmp_path / "archs").glob("*.json"))) == 4
+    calls.clear()
+    part = tables.table1_rows(mg, tiny(32), tiny(32), **kw, only="SwiftNet-0.3", record_to=tmp_path / "rec")
+    assert [r["model"] for r in part] == ["SwiftNet-0.3"] and calls == [("SwiftNet-0.3", 1, (), tmp_path / "rec")]
+    with pytest.raises(ValueError, match="3 values for 4 rows"):
+        tables.table1_rows(mg, tiny(32), tiny(32), **{**kw, "epochs": [1, 2, 3]})
+
+
+def test_imagenet_rows_load_data_only_for_sizes_with_rows_asked_for(paper_space, monkeypatch, tmp_path):
+    calls, loaded = [], []
+    monkeypatch.setattr(tables, "fit_and_score", fake_fit(calls))
+    monkeypatch.setattr(tables, "load_train_test", lambda dataset, input_size, **k: loaded.append(input_size) or (tiny(input_size), tiny(input_size)))
+    mg = trained_metagraph(paper_space, 40)
+    kw = dict(dataset="imagenette", data_dir=None, sizes=[96, 128], levels=[0.5, 0.4], scales=[1.0, 1.5], thin_scales=[0.25],
+              at_paper_macs=False, grid_points=6, recipe="cpu", epochs=1, train_limit=None, test_limit=None,
+              mobilenet_width=0.35, mobilenet_widths={96: [0.5], 128: []}, latency_runs=1, seed=0, ckpt_dir=tmp_path)
+    rows, models = tables.imagenet_rows(mg, **kw)
+    names = [r["model"] for r in rows]
+    assert names[:5] == ["SwiftNet-96-0.5-1.00", "SwiftNet-96-0.5-1.50", "SwiftNet-96-0.5-0.25", "SwiftNet-96-0.4-1.00",
+                         "SwiftNet-96-0.4-1.50"]
+    assert names[5:7] == ["MobileNetV2-0.35-96", "MobileNetV2-0.5-96"] and names[-1] == "MobileNetV2-0.35-128"
+    assert [r["table3"] for r in rows[:3]] == [True, True, False] and set(models) == set(names)
+    assert loaded == [96, 128]
+    calls.clear(), loaded.clear()
+    rows, _ = tables.imagenet_rows(mg, **kw, only="MobileNetV2-*-96")
+    assert [r["model"] for r in rows] == ["MobileNetV2-0.35-96", "MobileNetV2-0.5-96"] and loaded == [96]
+    assert models["MobileNetV2-0.5-96"]().classifier[-1].out_features == 4  # builders know the class count
+
+
+def test_part_stage_records_its_rows_and_refuses_a_glob_that_matches_none(monkeypatch, tmp_path):
+    section = {"part_rows": "SwiftNet-0.3"}
+    monkeypatch.setattr(parts, "check_params", lambda nb, scale, params_file=None: dict(section))
+    monkeypatch.setattr(parts, "results_dir", lambda scale: tmp_path / scale)
+    got = []
+
+    def runner(sec, scale, only, record_to):
+        got.append(only)
+        return [{"model": m} for m in ("SwiftNet-0.4", "SwiftNet-0.3") if m == only]
+
+    monkeypatch.setitem(parts.RUNNERS, "04_table1_cifar10", runner)
+    out = parts.run_part("04_table1_cifar10", "cpu")
+    assert out == tmp_path / "cpu" / "04_table1_cifar10.part" and got == ["SwiftNet-0.3"]
+    rec = json.loads((out / "part.json").read_text())
+    assert rec["rows"] == ["SwiftNet-0.3"] and rec["part_rows"] == "SwiftNet-0.3" and rec["wall_seconds"] >= 0
+    assert parts.records_for("cpu", "04_table1_cifar10") == [out]
+    assert parts.records_for("quick", "04_table1_cifar10") == []
+    section["part_rows"] = None  # nothing to train: an empty record, the runner not called
+    parts.run_part("04_table1_cifar10", "quick")
+    assert got == ["SwiftNet-0.3"] and json.loads((tmp_path / "quick" / "04_table1_cifar10.part" / "part.json").read_text())["rows"] == []
+    section["part_rows"] = "SwiftNet-9*"
+    with pytest.raises(ParamsError, match="matches none of its rows"):
+        parts.run_part("04_table1_cifar10", "cpu")
+    with pytest.raises(ParamsError, match="has no part stage"):
+        parts.run_part("05_table4_transfer", "cpu")

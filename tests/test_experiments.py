@@ -114,3 +114,9 @@ def test_recorded_rows_are_read_not_trained(tmp_path, small_space, monkeypatch):
     with pytest.raises(AssertionError, match="trained again"):  # 2 epochs: another run, so it trains
         fit_and_score("m", lambda: build_model(arch, 4, 3), proxy.train, proxy.val, recipe_with(recipe, epochs=2),
                       ckpt_dir=tmp_path / "ck2", records=[rec], **kw)
+    with pytest.raises(AssertionError, match="trained again"):  # the same training, scored on fewer test images
+        fit_and_score("m", lambda: build_model(arch, 4, 3), proxy.train, proxy.val.subset(torch.arange(8)), recipe,
+                      ckpt_dir=tmp_path / "ck2", records=[rec], **kw)
+    with pytest.raises(AssertionError, match="trained again"):  # ... or asked for a top-2 the record lacks
+        fit_and_score("m", lambda: build_model(arch, 4, 3), proxy.train, proxy.val, recipe,
+                      ckpt_dir=tmp_path / "ck2", records=[rec], **{**kw, "topk": (1, 2)})

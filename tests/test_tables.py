@@ -63,24 +63,44 @@ def test_part_stage_records_its_rows_and_refuses_a_glob_that_matches_none(monkey
     section = {"part_rows": "SwiftNet-0.3"}
     monkeypatch.setattr(parts, "check_params", lambda nb, scale, params_file=None: dict(section))
     monkeypatch.setattr(parts, "results_dir", lambda scale: tmp_path / scale)
+    monkeypatch.setattr("gramlib.metagraph.MetaGraph.load", staticmethod(lambda path: "mg"))
     got = []
 
-    def runner(sec, scale, only, record_to):
-        got.append(only)
+    def train_rows(sec, scale, mg, only, record_to):
+        got.append((only, mg))
         return [{"model": m} for m in ("SwiftNet-0.4", "SwiftNet-0.3") if m == only]
 
-    monkeypatch.setitem(parts.RUNNERS, "04_table1_cifar10", runner)
+    monkeypatch.setitem(parts.RUNNERS, "04_table1_cifar10", (lambda sec, mg: ["SwiftNet-0.4", "SwiftNet-0.3"], train_rows))
     out = parts.run_part("04_table1_cifar10", "cpu")
-    assert out == tmp_path / "cpu" / "04_table1_cifar10.part" and got == ["SwiftNet-0.3"]
+    assert out == tmp_path / "cpu" / "04_table1_cifar10.part" and got == [("SwiftNet-0.3", "mg")]
     rec = json.loads((out / "part.json").read_text())
     assert rec["rows"] == ["SwiftNet-0.3"] and rec["part_rows"] == "SwiftNet-0.3" and rec["wall_seconds"] >= 0
     assert parts.records_for("cpu", "04_table1_cifar10") == [out]
     assert parts.records_for("quick", "04_table1_cifar10") == []
     section["part_rows"] = None  # nothing to train: an empty record, the runner not called
     parts.run_part("04_table1_cifar10", "quick")
-    assert got == ["SwiftNet-0.3"] and json.loads((tmp_path / "quick" / "04_table1_cifar10.part" / "part.json").read_text())["rows"] == []
-    section["part_rows"] = "SwiftNet-9*"
-    with pytest.raises(ParamsError, match="matches none of its rows"):
-        parts.run_part("04_table1_cifar10", "cpu")
+    assert len(got) == 1 and json.loads((tmp_path / "quick" / "04_table1_cifar10.part" / "part.json").read_text())["rows"] == []
+    section["part_rows"] = "SwiftNet-9*"  # refused with the rows there are, before anything is written or trained
+    with pytest.raises(ParamsError, match=r"matches none of its rows \(SwiftNet-0.4, SwiftNet-0.3\)"):
+        parts.run_part("04_table1_cifar10", "smoke")
+    assert len(got) == 1 and not (tmp_path / "smoke").exists()
     with pytest.raises(ParamsError, match="has no part stage"):
         parts.run_part("05_table4_transfer", "cpu")
+
+
+def test_part_runners_name_the_rows_their_tables_train(paper_space, monkeypatch, tmp_path):
+    """The names a part stage checks its glob against are the names the tables' functions give their rows."""
+    calls = []
+    monkeypatch.setattr(tables, "fit_and_score", fake_fit(calls))
+    monkeypatch.setattr(tables, "load_train_test", lambda dataset, input_size, **k: (tiny(input_size), tiny(input_size)))
+    mg = trained_metagraph(paper_space, 40)
+    t1 = {"budgets_mmacs": [3, 36, 7], "grid_points": 11}
+    names, _ = parts.RUNNERS["04_table1_cifar10"]
+    rows = tables.table1_rows(mg, tiny(32), tiny(32), **t1, epochs=1, recipe="cpu", seed=0, ckpt_dir=tmp_path)
+    assert names(t1, mg) == [r["model"] for r in rows] and names(t1, mg)[:2] == ["SwiftNet-0.65", "SwiftNet-0.3"]
+    im = dict(sizes=[96, 128], levels=[0.5], scales=[1.0], thin_scales=[0.5], mobilenet_widths={96: [0.5]}, mobilenet_width=0.35)
+    names, _ = parts.RUNNERS["06_imagenet_tables2_3"]
+    rows, _ = tables.imagenet_rows(mg, **im, dataset="imagenette", data_dir=None, at_paper_macs=False, grid_points=6,
+                                   recipe="cpu", epochs=1, train_limit=None, test_limit=None, latency_runs=1, seed=0,
+                                   ckpt_dir=tmp_path)
+    assert names(im, mg) == [r["model"] for r in rows]

@@ -75,7 +75,8 @@ def fit_and_score(name: str, build: Callable[[], nn.Module], train_data: ImageDa
         topk: accuracies to report, in %, e.g. (1, 5).
         latency_threads: CPU thread counts at which batch-1 latency is measured.
         records: folders of finished rows (a pipeline part stage's, :mod:`gramlib.parts`): a row recorded
-            there for this very run (name, key, recipe, data, seed) is returned as recorded, untrained.
+            there for this very run (key, recipe, training data, seed), scored on as many test images and with
+            every accuracy of ``topk``, is returned as recorded, untrained (under this row's name).
         record_to: folder to record this row in once it is finished.
     """
     c, h, w = train_data.x.shape[1:]
@@ -84,6 +85,8 @@ def fit_and_score(name: str, build: Callable[[], nn.Module], train_data: ImageDa
     for folder in records:
         # the same run under another row's name counts too (two budgets that prune to one model), as checkpoints do
         found = [Path(folder) / record] if (Path(folder) / record).exists() else sorted(Path(folder).glob(f"*-{run}.json"))
+        # the run key covers the training, not the scoring: a record scored otherwise is not this row
+        found = [f for f in found if _scored_as(json.loads(f.read_text()), len(test_data), topk)]
         if found:
             row = {**json.loads(found[0].read_text()), "model": name}
             print(f"{name}: top-1 {row['top1']:.2f} % | {row['epochs']} epochs on {row['train_images']} images | "
@@ -122,6 +125,11 @@ def fit_and_score(name: str, build: Callable[[], nn.Module], train_data: ImageDa
     if record_to is not None:
         atomic_write_json(Path(record_to) / record, row)
     return row
+
+
+def _scored_as(row: dict[str, Any], test_images: int, topk: Iterable[int]) -> bool:
+    """Whether a recorded row was scored on ``test_images`` images with every accuracy of ``topk``."""
+    return row.get("test_images") == test_images and all(f"top{k}" in row for k in topk)
 
 
 def pruning_profile(mg: MetaGraph, levels: Iterable[float], input_shape: tuple[int, int, int] = (3, 32, 32),

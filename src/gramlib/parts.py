@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import time
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any, Callable
 
@@ -31,12 +32,16 @@ def records_for(scale: str, notebook: str) -> list[Path]:
     return [d] if (d / "part.json").exists() else []
 
 
-def _table1(section: dict[str, Any], scale: str, only: str, record_to: Path) -> list[dict[str, Any]]:
+def _table1_names(section: dict[str, Any], mg) -> list[str]:
+    from .tables import table1_names
+
+    return [name for name, _ in table1_names(mg, section["budgets_mmacs"], section["grid_points"])]
+
+
+def _table1(section: dict[str, Any], scale: str, mg, only: str, record_to: Path) -> list[dict[str, Any]]:
     from .experiments import load_train_test
-    from .metagraph import MetaGraph
     from .tables import table1_rows
 
-    mg = MetaGraph.load(results_dir(scale) / "search_run" / "metagraph.json")
     tr, te = load_train_test("cifar10", train_limit=section["train_limit"], test_limit=section["test_limit"],
                              seed=section["seed"])
     return table1_rows(mg, tr, te, budgets_mmacs=section["budgets_mmacs"], epochs=section["epochs"],
@@ -44,20 +49,27 @@ def _table1(section: dict[str, Any], scale: str, only: str, record_to: Path) -> 
                        ckpt_dir=checkpoints(scale), only=only, record_to=record_to)
 
 
-def _imagenet(section: dict[str, Any], scale: str, only: str, record_to: Path) -> list[dict[str, Any]]:
-    from .metagraph import MetaGraph
+def _imagenet_names(section: dict[str, Any], mg) -> list[str]:
+    from .tables import imagenet_jobs
+
+    return [job[0] for size in section["sizes"]
+            for job in imagenet_jobs(size, section["levels"], section["scales"], section["thin_scales"],
+                                     section["mobilenet_widths"], section["mobilenet_width"])]
+
+
+def _imagenet(section: dict[str, Any], scale: str, mg, only: str, record_to: Path) -> list[dict[str, Any]]:
     from .tables import imagenet_rows
 
-    mg = MetaGraph.load(results_dir(scale) / "search_run" / "metagraph.json")
     settings = {k: v for k, v in section.items() if k != "part_rows"}
     rows, _ = imagenet_rows(mg, **settings, ckpt_dir=checkpoints(scale), only=only, record_to=record_to)
     return rows
 
 
-#: notebooks whose rows a part stage can train → the function that trains the rows matching a glob
-RUNNERS: dict[str, Callable[[dict[str, Any], str, str, Path], list[dict[str, Any]]]] = {
-    "04_table1_cifar10": _table1,
-    "06_imagenet_tables2_3": _imagenet,
+#: notebooks whose rows a part stage can train → (their row names, the function that trains the rows matching a glob)
+RUNNERS: dict[str, tuple[Callable[[dict[str, Any], Any], list[str]],
+                         Callable[[dict[str, Any], str, Any, str, Path], list[dict[str, Any]]]]] = {
+    "04_table1_cifar10": (_table1_names, _table1),
+    "06_imagenet_tables2_3": (_imagenet_names, _imagenet),
 }
 
 
@@ -72,12 +84,22 @@ def run_part(notebook: str, scale: str, params_file: str | Path | None = None) -
         raise ParamsError(f"{notebook} has no part stage (those that have: {', '.join(RUNNERS)})")
     section = check_params(notebook, scale, params_file)
     only = section.get("part_rows")
+    names, train_rows = RUNNERS[notebook]
+    mg = None
+    if only:  # checked before anything is written or loaded
+        from .metagraph import MetaGraph
+
+        mg = MetaGraph.load(results_dir(scale) / "search_run" / "metagraph.json")
+        every = names(section, mg)
+        if not any(fnmatch(n, only) for n in every):
+            raise ParamsError(f"scales.{scale}: part_rows {only!r} of {notebook} matches none of its rows "
+                              f"({', '.join(every)})")
     out = part_dir(scale, notebook)
     out.mkdir(parents=True, exist_ok=True)
     commit, started, t0 = git_commit(), _dt.datetime.now(_dt.timezone.utc), time.perf_counter()
-    rows = RUNNERS[notebook](section, scale, only, out) if only else []
-    if only and not rows:
-        raise ParamsError(f"scales.{scale}: part_rows {only!r} of {notebook} matches none of its rows")
+    rows = train_rows(section, scale, mg, only, out) if only else []
+    print(f"{notebook} part at scale {scale}: {len(rows)} row(s) recorded in {out} "
+          f"({', '.join(r['model'] for r in rows) or 'part_rows is null: nothing to train'})", flush=True)
     atomic_write_json(out / "part.json", {
         "notebook": notebook, "scale": scale, "part_rows": only, "rows": [r["model"] for r in rows],
         "commit": commit, "started": started.isoformat(timespec="seconds"),

@@ -40,6 +40,14 @@ def per_row(value: Any, n: int, what: str) -> list[Any]:
     return values
 
 
+def table1_names(mg: MetaGraph, budgets_mmacs: Iterable[float], grid_points: int) -> list[tuple[str, dict[str, Any]]]:
+    """Each Table 1 row's name, with the level Figure 5's profile picks for its budget: the paper's name for a
+    model of that size (``SwiftNet-0.65`` at 3 M MACs), or the level used for a budget the paper does not have."""
+    paper_level = {r["mmacs"]: r["level"] for r in paper.TABLE1}
+    return [(f"SwiftNet-{paper_level.get(pick['budget_mmacs'], pick['level'])}", pick)
+            for pick in levels_for_budgets(mg, list(budgets_mmacs), levels=level_grid(grid_points))]
+
+
 def table1_rows(mg: MetaGraph, train_data: ImageData, test_data: ImageData, *, budgets_mmacs: Iterable[float],
                 epochs: int | list[int], recipe: str, grid_points: int, seed: int, ckpt_dir: str | Path,
                 archs_dir: str | Path | None = None, only: str | None = None, records: Iterable[str | Path] = (),
@@ -53,10 +61,9 @@ def table1_rows(mg: MetaGraph, train_data: ImageData, test_data: ImageData, *, b
     """
     budgets = list(budgets_mmacs)
     row_epochs = per_row(epochs, len(budgets), "table1.epochs")
-    paper_level = {r["mmacs"]: r["level"] for r in paper.TABLE1}
+    records = list(records)  # read once per row
     rows = []
-    for pick, n_epochs in zip(levels_for_budgets(mg, budgets, levels=level_grid(grid_points)), row_epochs):
-        name = f"SwiftNet-{paper_level.get(pick['budget_mmacs'], pick['level'])}"  # the paper's name for a model of this size
+    for (name, pick), n_epochs in zip(table1_names(mg, budgets, grid_points), row_epochs):
         if not _wanted(name, only):
             continue
         arch = mg.prune(pick["level"])
@@ -80,6 +87,19 @@ def mobilenet_widths_at(size: int, mobilenet_widths: list[float] | dict[Any, lis
     return sorted(set(w) | {mobilenet_width})
 
 
+def imagenet_jobs(size: int, levels: list[float], scales: Iterable[float], thin_scales: Iterable[float],
+                  mobilenet_widths: list[float] | dict[Any, list[float]], mobilenet_width: float) -> list[tuple[str, str, Any]]:
+    """The rows of Tables 2-3 at input ``size``, in table order, as (name, family, spec): Table 3's SwiftNets by
+    level (spec: level, up-scaling, whether a Table 3 row), the first level's 1.00 model thinned to
+    ``thin_scales`` (the accuracy-latency curve only), then MobileNetV2 at its widths (spec: width)."""
+    jobs: list[tuple[str, str, Any]] = []
+    for level in levels:
+        for s, in_table3 in [(s, True) for s in scales] + [(s, False) for s in (thin_scales if level == levels[0] else [])]:
+            jobs.append((f"SwiftNet-{size}-{level}-{s:.2f}", "swiftnet", (level, s, in_table3)))
+    jobs += [(f"MobileNetV2-{w}-{size}", "mobilenet", w) for w in mobilenet_widths_at(size, mobilenet_widths, mobilenet_width)]
+    return jobs
+
+
 def imagenet_rows(mg: MetaGraph, *, dataset: str, data_dir: str | None, sizes: Iterable[int], levels: list[float],
                   scales: Iterable[float], thin_scales: Iterable[float], at_paper_macs: bool, grid_points: int,
                   recipe: str, epochs: int, train_limit: int | None, test_limit: int | None, mobilenet_width: float,
@@ -95,21 +115,14 @@ def imagenet_rows(mg: MetaGraph, *, dataset: str, data_dir: str | None, sizes: I
         the rows, and each row's model builder (an untrained copy, for the side-by-side latency).
     """
     r_recipe = recipe_with(recipe, epochs=epochs)
+    records = list(records)  # read once per row
     paper_macs = {(r["input"], r["level"], r["scale"]): r["mmacs"] for r in paper.TABLE3}
     rows: list[dict[str, Any]] = []
     models: dict[str, Callable[[], nn.Module]] = {}
     for size in sizes:
-        jobs = []  # (name, builder, key, row fields): named first, so a size none of whose rows is wanted loads no data
-        for level in levels:
-            # Table 3's rows, then (first level only) that level's 1.00 model thinned for the curve
-            for s, in_table3 in [(s, True) for s in scales] + [(s, False) for s in (thin_scales if level == levels[0] else [])]:
-                name = f"SwiftNet-{size}-{level}-{s:.2f}"
-                if _wanted(name, only):
-                    jobs.append((name, "swiftnet", (level, s, in_table3)))
-        for w in mobilenet_widths_at(size, mobilenet_widths, mobilenet_width):
-            name = f"MobileNetV2-{w}-{size}"
-            if _wanted(name, only):
-                jobs.append((name, "mobilenet", w))
+        # named first, so that a size none of whose rows is wanted loads no data
+        jobs = [job for job in imagenet_jobs(size, levels, scales, thin_scales, mobilenet_widths, mobilenet_width)
+                if _wanted(job[0], only)]
         if not jobs:
             continue
         train_data, test_data = load_train_test(dataset, input_size=size, train_limit=train_limit, test_limit=test_limit,

@@ -33,7 +33,7 @@ def test_table1_rows_train_only_the_rows_asked_for(paper_space, monkeypatch, tmp
     assert len(list((tmp_path / "archs").glob("*.json"))) == 4
     calls.clear()
     part = tables.table1_rows(mg, tiny(32), tiny(32), **kw, only="SwiftNet-0.3", record_to=tmp_path / "rec")
-    assert [r["model"] for r in part] == ["SwiftNet-0.3"] and calls == [("SwiftNet-0.3", 1, (), tmp_path / "rec")]
+    assert [r["model"] for r in part] == ["SwiftNet-0.3"] and calls == [("SwiftNet-0.3", 1, [], tmp_path / "rec")]
     with pytest.raises(ValueError, match="3 values for 4 rows"):
         tables.table1_rows(mg, tiny(32), tiny(32), **{**kw, "epochs": [1, 2, 3]})
 

@@ -145,6 +145,9 @@ def test_part_stages_recorded_their_rows_and_the_notebooks_read_them(scale):
         for m in part["rows"]:
             assert list((f.parent).glob(f"{m}-*.json")), m
         text = (RESULTS / scale / "notebooks" / f"{name}.ipynb").read_text()
+        rendered = json.loads(text)["metadata"].get("gramlib", {}).get("started", "")
+        if rendered < part["started"]:  # the notebook's stage has not run since its part (results/cpu's Table 1)
+            continue
         for m in part["rows"]:  # this row's own line says so (a row trained again would print its img/s instead)
             assert re.search(rf"{re.escape(m)}: top-1[^\n\"]*in an earlier stage", text), m
     if scale == "smoke":  # CI's run exercises both part stages

@@ -83,15 +83,9 @@ def fit_and_score(name: str, build: Callable[[], nn.Module], train_data: ImageDa
     run = run_key(key=key, recipe=recipe, data=(train_data.name, len(train_data), h), seed=seed)
     record = f"{name}-{run}.json"
     for folder in records:
-        # the same run under another row's name counts too (two budgets that prune to one model), as checkpoints do
-        found = [Path(folder) / record] if (Path(folder) / record).exists() else sorted(Path(folder).glob(f"*-{run}.json"))
-        # the run key covers the training, not the scoring: a record scored otherwise is not this row
-        found = [f for f in found if _scored_as(json.loads(f.read_text()), len(test_data), topk)]
-        if found:
-            row = {**json.loads(found[0].read_text()), "model": name}
-            print(f"{name}: top-1 {row['top1']:.2f} % | {row['epochs']} epochs on {row['train_images']} images | "
-                  f"{row['mmacs']:.2f} M MACs, {row['mparams']:.3f} M params | trained in {row['train_seconds']:.0f} s "
-                  f"in an earlier stage (recorded in {folder})", flush=True)
+        row = _recorded_row(Path(folder), name, run, len(test_data), topk)
+        if row is not None:
+            print(f"{_summary_line(row)} in an earlier stage (recorded in {folder})", flush=True)
             return row
     torch.manual_seed(seed)
     model = build()
@@ -119,17 +113,30 @@ def fit_and_score(name: str, build: Callable[[], nn.Module], train_data: ImageDa
                 "final_train_acc": 100.0 * last.get("train_acc", math.nan),
                 "train_images_per_s": res.images_per_second or math.nan})
     # the notebook's record of this training: one line (the progress bar went to the terminal)
-    print(f"{name}: top-1 {row['top1']:.2f} % | {recipe.epochs} epochs on {len(train_data)} images | "
-          f"{cost.mmacs:.2f} M MACs, {cost.params / 1e6:.3f} M params | trained in {row['train_seconds']:.0f} s"
-          + (f" ({res.images_per_second:.0f} img/s)" if res.images_per_second else " (from checkpoint)"), flush=True)
+    print(_summary_line(row) + (f" ({res.images_per_second:.0f} img/s)" if res.images_per_second
+                                else " (from checkpoint)"), flush=True)
     if record_to is not None:
         atomic_write_json(Path(record_to) / record, row)
     return row
 
 
-def _scored_as(row: dict[str, Any], test_images: int, topk: Iterable[int]) -> bool:
-    """Whether a recorded row was scored on ``test_images`` images with every accuracy of ``topk``."""
-    return row.get("test_images") == test_images and all(f"top{k}" in row for k in topk)
+def _recorded_row(folder: Path, name: str, run: str, test_images: int,
+                  topk: Iterable[int]) -> dict[str, Any] | None:
+    """Run ``run``'s row recorded in ``folder`` (as ``name``, else as another row: two budgets that prune to one
+    model, as checkpoints), relabelled ``name``; None if there is none scored on ``test_images`` images with every
+    accuracy of ``topk`` (the run key covers the training, not the scoring)."""
+    exact = folder / f"{name}-{run}.json"
+    for f in [exact] if exact.exists() else sorted(folder.glob(f"*-{run}.json")):
+        row = json.loads(f.read_text())
+        if row.get("test_images") == test_images and all(f"top{k}" in row for k in topk):
+            return {**row, "model": name}
+    return None
+
+
+def _summary_line(row: dict[str, Any]) -> str:
+    """A finished row in one line, the notebook's record of its training (the progress bar went to the terminal)."""
+    return (f"{row['model']}: top-1 {row['top1']:.2f} % | {row['epochs']} epochs on {row['train_images']} images | "
+            f"{row['mmacs']:.2f} M MACs, {row['mparams']:.3f} M params | trained in {row['train_seconds']:.0f} s")
 
 
 def pruning_profile(mg: MetaGraph, levels: Iterable[float], input_shape: tuple[int, int, int] = (3, 32, 32),

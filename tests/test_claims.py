@@ -69,17 +69,22 @@ def test_short_rows_say_whether_the_model_under_or_over_fits():
 
 def test_speedup_verdicts_from_the_curves():
     base = {"input": 96, "backend": "eager", "paper_speedup": 2.42, "min": 1.1, "max": 3.0}
-    sp = [dict(base, points=3, geomean=1.8), dict(base, backend="onnxruntime", points=0, geomean=None, at_least=1.3,
+    sp = [dict(base, points=3, geomean=2.5), dict(base, backend="onnxruntime", points=0, geomean=None, at_least=2.6,
                                                     at_least_points=4),
           dict(base, input=128, points=0, geomean=None, at_least=0.7, at_least_points=2),
           dict(base, input=128, backend="onnxruntime", points=0, geomean=None, at_least_points=0)]
     got = [v["verdict"] for v in by_claim(claims.verdicts(speedups=sp), "SwiftNet is 2.42x")]
     assert got == ["supported", "supported (lower bound)", "not shown (lower bound below 1)", "cannot test at this scale"]
     assert by_claim(claims.verdicts(speedups=[dict(sp[0], geomean=0.8)]), "SwiftNet is")[0]["verdict"] == "contradicted"
+    # faster, but by less than the paper's factor: not "supported" (the claim is 2.42x, not "faster")
+    (slow,) = by_claim(claims.verdicts(speedups=[dict(sp[0], geomean=1.9)]), "SwiftNet is")
+    assert slow["verdict"] == "weakened" and "below the paper's 2.42x" in slow["evidence"]
+    (bound,) = by_claim(claims.verdicts(speedups=[dict(sp[1], at_least=1.3)]), "SwiftNet is")
+    assert bound["verdict"] == "faster (lower bound below the claimed factor)"
     named = claims.verdicts(speedups=[dict(sp[0], candidates_in_range="SwiftNet-96-0.5-0.25 (58.4 %)")])
     assert by_claim(named, "SwiftNet is")[0]["evidence"].endswith("accuracy range: SwiftNet-96-0.5-0.25 (58.4 %)")
     h = claims.headline(speedups=sp)
-    assert h["speedup_96_eager"] == 1.8 and h["speedup_96_onnx"] == 1.3 and h["speedup_128_onnx"] is None
+    assert h["speedup_96_eager"] == 2.5 and h["speedup_96_onnx"] == 2.6 and h["speedup_128_onnx"] is None
 
 
 def test_table4_within_one_point_and_what_cannot_run():

@@ -61,7 +61,7 @@ def table1_rows(mg: MetaGraph, train_data: ImageData, test_data: ImageData, *, b
     """
     budgets = list(budgets_mmacs)
     row_epochs = per_row(epochs, len(budgets), "table1.epochs")
-    records = list(records)  # read once per row
+    records = list(records)  # iterated once per row, so an iterator must become a list
     rows = []
     for (name, pick), n_epochs in zip(table1_names(mg, budgets, grid_points), row_epochs):
         if not _wanted(name, only):
@@ -115,7 +115,7 @@ def imagenet_rows(mg: MetaGraph, *, dataset: str, data_dir: str | None, sizes: I
         the rows, and each row's model builder (an untrained copy, for the side-by-side latency).
     """
     r_recipe = recipe_with(recipe, epochs=epochs)
-    records = list(records)  # read once per row
+    records = list(records)  # iterated once per row, so an iterator must become a list
     paper_macs = {(r["input"], r["level"], r["scale"]): r["mmacs"] for r in paper.TABLE3}
     rows: list[dict[str, Any]] = []
     models: dict[str, Callable[[], nn.Module]] = {}

@@ -115,3 +115,9 @@ def test_side_by_side_and_headline_put_ours_beside_the_papers():
     assert h == {"t1_0.65": 81.0, "t1_0.5": 84.0, "t1_0.3": 86.0, "t4_mnist": 98.94, "search_entropy": 0.759,
                  "search_h_per_1000": 0.35}
     assert claims.verdicts() and claims.side_by_side() == []  # nothing produced yet: no claim fails
+
+
+def test_factor_claims_need_the_factor_not_just_the_direction():
+    assert claims._against_factor(2.5, 2.42) == "supported"
+    assert claims._against_factor(1.09, 2.15, at_most_1="weakened") == "weakened"
+    assert claims._against_factor(0.9, 2.42) == "contradicted"

@@ -53,7 +53,8 @@ BAD_PARAMS = [
     ("table1", "budgets_mmacs", [3, -5], "-5 is not allowed (expected a number > 0)"),
     ("table1", "train_limit", 0, "0 is not allowed (expected null (all) or an integer >= 1)"),
     ("table4", "datasets", ["mnist", "imagenet"], "'imagenet' is not allowed"),
-    ("table4", "width", {"mnist": 0}, "0 is not allowed (expected a number > 0)"),
+    ("table4", "width", {"mnist": 0}, "0 is not allowed (expected a number > 0 or \"auto\""),
+    ("table4", "width", "wide", "scales.smoke.table4.width = 'wide'"),
     ("imagenet", "sizes", [96, 8], "8 is not allowed (expected an integer >= 16)"),
     ("imagenet", "thin_scales", [0.25, 1.0], "1.0 is not allowed (expected a channel scale in (0, 1)"),
     ("shape", "layouts", ["pool-sideways"], "'pool-sideways' is not allowed"),
@@ -66,6 +67,12 @@ BAD_PARAMS = [
 def test_bad_params_are_refused_by_name(tmp_path, section, key, value, message):
     with pytest.raises(ParamsError, match=re.escape(message)):
         check_all_params("smoke", params_file(tmp_path, section, key, value))
+
+
+@pytest.mark.parametrize("width", ["auto", {"mnist": "auto", "fashion-mnist": 0.5, "svhn": "auto"}])
+def test_table4_width_may_be_auto(tmp_path, width):
+    """Table 4's width, derived from the meta-graph (gramlib.shape.auto_width), whole or per task."""
+    check_all_params("smoke", params_file(tmp_path, "table4", "width", width))
 
 
 def test_a_refused_stage_writes_nothing(tmp_path):

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import trained_metagraph
 from gramlib.evidence import recommended_proxy
-from gramlib.shape import (is_monotone, width_for, layouts_at_budgets, level_grid, level_profile, levels_for_budgets,
+from gramlib.shape import (auto_width, is_monotone, width_for, layouts_at_budgets, level_grid, level_profile, levels_for_budgets,
                            nearest_level, with_layout)
 
 
@@ -72,9 +72,37 @@ def test_width_for_reads_one_number_or_a_mapping():
     assert width_for({"mnist": 0.25, "svhn": 1}, "svhn") == 1.0
     with pytest.raises(ValueError, match="no entry for 'fashion-mnist'"):
         width_for({"mnist": 0.25}, "fashion-mnist")
+    assert width_for("auto", "mnist") == width_for({"mnist": "auto"}, "mnist") == "auto"
     for bad in (0, -1.0, float("nan"), "0.5", True):
         with pytest.raises(ValueError, match="finite number > 0"):
             width_for(bad, "mnist")
+
+
+def test_auto_width_takes_the_widest_model_at_the_budget_with_every_hierarchy(paper_space):
+    """Each candidate is judged on the model the full level grid would pick (the bisection finds the same MACs),
+    and the chosen one has the most parameters among those within tolerance with no identity hierarchy."""
+    mg = trained_metagraph(paper_space, 40)
+    grid, shape = level_grid(21), (1, 28, 28)
+    widths = (0.25, 0.5, 0.75, 1.0)
+    budget = 3.0  # this meta-graph at 28 px: thin widths meet it with every hierarchy, full width only without one
+    w, rows = auto_width(mg, budget, widths=widths, levels=grid, input_shape=shape, tolerance=0.5)
+    assert [r["width"] for r in rows] == list(widths)
+    for r in rows:
+        (full,) = levels_for_budgets(mg, [budget], levels=grid, input_shape=shape, scale=r["width"])
+        assert r["mmacs"] == pytest.approx(full["mmacs"]) and r["mparams"] == pytest.approx(full["mparams"])
+        assert r["eligible"] == (abs(r["mmacs"] / budget - 1) <= 0.5 and r["identity_hierarchies"] == 0)
+    eligible = [r for r in rows if r["eligible"]]
+    assert eligible and any(r["identity_hierarchies"] for r in rows), "the budget should test both conditions"
+    (chosen,) = [r for r in rows if r["chosen"]]
+    assert chosen["width"] == w and chosen["mparams"] == max(r["mparams"] for r in eligible)
+    assert chosen["rule"] == "most parameters within tolerance"
+    # no width within tolerance: the fewest identity hierarchies, then the nearest MACs, said to be a fallback
+    w0, rows0 = auto_width(mg, budget * 1.37, widths=widths, levels=grid, input_shape=shape, tolerance=0.0)
+    (fallback,) = [r for r in rows0 if r["chosen"]]
+    assert fallback["rule"] == "fallback" and fallback["width"] == w0
+    assert fallback["identity_hierarchies"] == min(r["identity_hierarchies"] for r in rows0)
+    with pytest.raises(ValueError, match="widths"):
+        auto_width(mg, budget, widths=(0.5, 0), levels=grid)
 
 
 def test_thinning_before_budget_matching_keeps_more_of_the_network(paper_space):

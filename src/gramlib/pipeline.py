@@ -91,18 +91,21 @@ class ParamsError(ValueError):
 #: notebook default's type, so e.g. ``seed: [1, 2]`` is refused, not silently taken as a seed list
 PER_ROW = {("table1", "epochs")}
 PER_KEY = {("imagenet", "mobilenet_widths"), ("table4", "width")}
+#: settings that may also be the string "auto" (whole or per key): gramlib derives the value (Table 4's width:
+#: gramlib.shape.auto_width)
+AUTO = {("table4", "width")}
 
 
-def _compatible(value: Any, default: Any, *, per_row: bool = False, per_key: bool = False) -> bool:
+def _compatible(value: Any, default: Any, *, per_row: bool = False, per_key: bool = False, auto: bool = False) -> bool:
     """Whether a params.yaml value may replace a notebook default: None stands for "all"/"off" anywhere; a number
     where the default is a float (an int only where it is an int); with ``per_row``, a list of such; with
-    ``per_key``, a mapping of such."""
-    if value is None or default is None:
+    ``per_key``, a mapping of such; with ``auto``, "auto" in place of any one value."""
+    if value is None or default is None or (auto and value == "auto"):
         return True
     if per_key and isinstance(default, dict):  # a per-key default: each value must be like its values
-        return all(_compatible(value, d, per_row=per_row, per_key=True) for d in list(default.values())[:1])
+        return all(_compatible(value, d, per_row=per_row, per_key=True, auto=auto) for d in list(default.values())[:1])
     if per_key and isinstance(value, dict):
-        return all(_compatible(v, default, per_row=per_row) for v in value.values())
+        return all(_compatible(v, default, per_row=per_row, auto=auto) for v in value.values())
     if per_row and isinstance(value, list) and not isinstance(default, (list, tuple)):
         return all(_compatible(v, default) for v in value)
     if isinstance(default, bool) or isinstance(value, bool):
@@ -150,7 +153,8 @@ def _value_rules() -> dict[str, tuple[str, Callable[[Any], bool], bool]]:
         "train_limit": limit, "test_limit": limit, "reference_train_images": limit, "reference_test_images": limit,
         "level": level, "levels": level, "heavy_level": level, "light_level": level, "reference_levels": level,
         "budgets_mmacs": positive, "budget_mmacs": positive, "extra_budgets_mmacs": positive,
-        "train_budget_mmacs": positive, "width": positive, "mobilenet_width": positive, "mobilenet_widths": positive,
+        "train_budget_mmacs": positive, "mobilenet_width": positive, "mobilenet_widths": positive,
+        "width": ('a number > 0 or "auto" (derived from the meta-graph)', lambda v: v == "auto" or (number(v) and v > 0), False),
         "scales": positive, "cost_target_hours": positive,
         "thin_scales": ("a channel scale in (0, 1) (a thinner copy of a SwiftNet)", lambda v: number(v) and 0 < v < 1, False),
     }
@@ -213,7 +217,8 @@ def check_params(name: str, scale: str, params_file: str | Path | None = None, *
             default = ast.literal_eval(declared[k]["default"])
         except (ValueError, SyntaxError):
             default = None  # an expression: no type to compare
-        if not _compatible(v, default, per_row=(where, k) in PER_ROW, per_key=(where, k) in PER_KEY):
+        if not _compatible(v, default, per_row=(where, k) in PER_ROW, per_key=(where, k) in PER_KEY,
+                           auto=(where, k) in AUTO):
             problems.append(f"{key}.{k} = {v!r}: expected a value like the notebook default {declared[k]['default']}"
                             + (f" ({declared[k]['help']})" if declared[k].get("help") else ""))
             continue

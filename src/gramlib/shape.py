@@ -124,18 +124,21 @@ def level_grid(points: int = 61) -> list[float]:
     return sorted({round(float(x), 6) for x in np.concatenate([lin, near0, near1])})
 
 
-def width_for(width: float | dict[str, float], task: str) -> float:
-    """The width multiplier for ``task``: one number for every task, or a mapping ``{task: width}``.
+def width_for(width: float | str | dict[str, float | str], task: str) -> float | str:
+    """The width multiplier for ``task``: one number (or ``"auto"``) for every task, or a mapping ``{task: width}``.
+    ``"auto"`` is returned as is: :func:`auto_width` resolves it on a meta-graph.
 
     Raises:
-        ValueError: the mapping has no entry for ``task``, or a width is not a finite number > 0.
+        ValueError: the mapping has no entry for ``task``, or a width is neither ``"auto"`` nor a finite number > 0.
     """
     if isinstance(width, dict):
         if task not in width:
             raise ValueError(f"width has no entry for {task!r} (it gives {sorted(width)})")
         width = width[task]
+    if width == "auto":
+        return "auto"
     if isinstance(width, bool) or not isinstance(width, (int, float)) or not math.isfinite(width) or width <= 0:
-        raise ValueError(f"width for {task!r} must be a finite number > 0, got {width!r}")
+        raise ValueError(f"width for {task!r} must be \"auto\" or a finite number > 0, got {width!r}")
     return float(width)
 
 
@@ -150,3 +153,75 @@ def levels_for_budgets(mg: MetaGraph, budgets_mmacs: Iterable[float], *, levels:
     prof = level_profile(mg, level_grid() if levels is None else levels, reference=reference,
                          layout_name=layout_name, input_shape=input_shape, num_classes=num_classes, scale=scale)
     return budget_rows(prof, budgets_mmacs)
+
+
+#: the widths :func:`auto_width` chooses from (docs/interpretation.md, open point 23)
+AUTO_WIDTHS = (0.25, 0.35, 0.5, 0.6, 0.75)
+
+
+def auto_width(mg: MetaGraph, budget_mmacs: float, *, widths: Iterable[float] = AUTO_WIDTHS,
+               levels: Iterable[float] | None = None, input_shape: tuple[int, int, int] = (3, 32, 32),
+               num_classes: int = 10, tolerance: float = 0.10) -> tuple[float, list[dict[str, Any]]]:
+    """Table 4's width rule: thin every node's filters by each of ``widths``, prune to ``budget_mmacs``
+    (:func:`levels_for_budgets`), and take the width whose model has the most parameters while its MACs are
+    within ``tolerance`` of the budget and no hierarchy is pruned to identities. Small budgets need thin
+    filters: at full width the level that meets MNIST's 0.23 M prunes whole hierarchies away, and which width
+    works depends on the meta-graph (its levels jump in MACs), so it is derived, not set by hand.
+
+    Args:
+        mg: the learned meta-graph.
+        budget_mmacs: the paper's MACs for the task, in millions.
+        widths: the candidates.
+        levels: the pruning levels to profile (default :func:`level_grid`).
+        input_shape, num_classes: the task's.
+        tolerance: how far from the budget (as a fraction of it) a model's MACs may be.
+
+    Returns:
+        ``(width, rows)``: the chosen width and one row per candidate (``width``, ``level``, ``mmacs``,
+        ``mparams``, ``identity_hierarchies``, ``eligible``, ``chosen``). When no candidate is eligible, the
+        one with the fewest identity hierarchies and then the MACs nearest the budget is chosen, and its row
+        says ``rule: "fallback"``.
+    """
+    widths = sorted({float(w) for w in widths})
+    if not widths or any(not (0 < w) or not math.isfinite(w) for w in widths):
+        raise ValueError(f"widths must be finite numbers > 0, got {widths!r}")
+    if not tolerance >= 0:
+        raise ValueError(f"tolerance must be >= 0, got {tolerance!r}")
+    levels = sorted(level_grid() if levels is None else levels)
+    rows = []
+    for w in widths:
+        pick = _nearest_level_bisect(mg, budget_mmacs, levels, input_shape=input_shape, num_classes=num_classes, scale=w)
+        ident = len(mg.prune(pick["level"]).identity_hierarchies())
+        near = abs(pick["mmacs"] / budget_mmacs - 1) <= tolerance
+        rows.append({"width": w, "level": pick["level"], "mmacs": pick["mmacs"], "mparams": pick["mparams"],
+                     "identity_hierarchies": ident, "eligible": near and ident == 0, "chosen": False, "rule": ""})
+    eligible = [r for r in rows if r["eligible"]]
+    if eligible:
+        best, rule = max(eligible, key=lambda r: (r["mparams"], -r["width"])), "most parameters within tolerance"
+    else:
+        best = min(rows, key=lambda r: (r["identity_hierarchies"], abs(math.log(r["mmacs"] / budget_mmacs))))
+        rule = "fallback"
+    best.update(chosen=True, rule=rule)
+    return best["width"], rows
+
+
+def _nearest_level_bisect(mg: MetaGraph, budget_mmacs: float, levels: list[float], *,
+                          input_shape: tuple[int, int, int], num_classes: int, scale: float) -> dict[str, Any]:
+    """:func:`nearest_level` over sorted ``levels`` from about log2(len(levels)) counts instead of one per level.
+    A model's MACs never grow as the level rises (pruning keeps a subset of the edges), so the nearest level is
+    one of the two beside the budget's crossing: the last level at or above the budget and the first below it."""
+    memo: dict[int, dict[str, Any]] = {}
+
+    def row(i: int) -> dict[str, Any]:
+        if i not in memo:
+            memo[i] = level_profile(mg, [levels[i]], input_shape=input_shape, num_classes=num_classes, scale=scale)[0]
+        return memo[i]
+
+    lo, hi = 0, len(levels)  # the first index whose model is below the budget
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if row(mid)["mmacs"] < budget_mmacs:
+            hi = mid
+        else:
+            lo = mid + 1
+    return nearest_level([row(i) for i in (lo - 1, lo) if 0 <= i < len(levels)], budget_mmacs)

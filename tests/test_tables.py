@@ -1,6 +1,7 @@
 """The trained rows of Table 1 and Tables 2-3 (gramlib.tables) and their part stages (gramlib.parts)."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -70,7 +71,7 @@ def test_part_stage_records_its_rows_and_refuses_a_glob_that_matches_none(monkey
         got.append((only, mg))
         return [{"model": m} for m in ("SwiftNet-0.4", "SwiftNet-0.3") if m == only]
 
-    monkeypatch.setitem(parts.RUNNERS, "04_table1_cifar10", (lambda sec, mg: ["SwiftNet-0.4", "SwiftNet-0.3"], train_rows))
+    monkeypatch.setitem(parts.RUNNERS, "04_table1_cifar10", (lambda sec, mg: ["SwiftNet-0.4", "SwiftNet-0.3"], train_rows, True))
     out = parts.run_part("04_table1_cifar10", "cpu")
     assert out == tmp_path / "cpu" / "04_table1_cifar10.part" and got == [("SwiftNet-0.3", "mg")]
     rec = json.loads((out / "part.json").read_text())
@@ -88,6 +89,35 @@ def test_part_stage_records_its_rows_and_refuses_a_glob_that_matches_none(monkey
         parts.run_part("05_table4_transfer", "cpu")
 
 
+def test_search_part_runs_the_random_twin_the_notebook_then_reads(monkeypatch, tmp_path):
+    """search_part@<scale> searches the twin (mode random, the notebook's settings) into its record folder, without
+    a meta-graph (it runs before the search); the notebook finds the twin there once part.json lists it."""
+    import gramlib.search as search_mod
+    from gramlib.pipeline import load_params
+
+    section = load_params("smoke")["search"]
+    monkeypatch.setattr(parts, "check_params", lambda nb, scale, params_file=None: dict(section))
+    monkeypatch.setattr(parts, "results_dir", lambda scale: tmp_path / scale)
+    monkeypatch.setattr("gramlib.metagraph.MetaGraph.load", staticmethod(lambda path: pytest.fail("read a meta-graph")))
+    runs = tmp_path / "smoke" / "search_runs"
+    assert parts.random_twin_root("smoke", runs) == runs  # no part stage yet: the notebook runs its twin itself
+    seen = []
+
+    def fake_search_in(root, space, rule, config):
+        seen.append((Path(root), config.mode, config.iterations, config.proxy_train))
+        return Path(root) / f"{config.mode}-run", None
+
+    monkeypatch.setattr(search_mod, "search_in", fake_search_in)
+    out = parts.run_part("01_search", "smoke")
+    p, config = search_mod.search_settings(section["profile"], section["proxy"], iterations=section["iterations"])
+    assert seen == [(out, "random", section["iterations"], config.proxy_train)]
+    assert json.loads((out / "part.json").read_text())["rows"] == ["random"]
+    assert parts.random_twin_root("smoke", runs) == out
+    section["random_baseline"] = False  # no twin to run: refused by name
+    with pytest.raises(ParamsError, match="matches none of its rows"):
+        parts.run_part("01_search", "cpu")
+
+
 def test_part_runners_name_the_rows_their_tables_train(paper_space, monkeypatch, tmp_path):
     """The names a part stage checks its glob against are the names the tables' functions give their rows."""
     calls = []
@@ -95,11 +125,11 @@ def test_part_runners_name_the_rows_their_tables_train(paper_space, monkeypatch,
     monkeypatch.setattr(tables, "load_train_test", lambda dataset, input_size, **k: (tiny(input_size), tiny(input_size)))
     mg = trained_metagraph(paper_space, 40)
     t1 = {"budgets_mmacs": [3, 36, 7], "grid_points": 11}
-    names, _ = parts.RUNNERS["04_table1_cifar10"]
+    names, _, _ = parts.RUNNERS["04_table1_cifar10"]
     rows = tables.table1_rows(mg, tiny(32), tiny(32), **t1, epochs=1, recipe="cpu", seed=0, ckpt_dir=tmp_path)
     assert names(t1, mg) == [r["model"] for r in rows] and names(t1, mg)[:2] == ["SwiftNet-0.65", "SwiftNet-0.3"]
     im = dict(sizes=[96, 128], levels=[0.5], scales=[1.0], thin_scales=[0.5], mobilenet_widths={96: [0.5]}, mobilenet_width=0.35)
-    names, _ = parts.RUNNERS["06_imagenet_tables2_3"]
+    names, _, _ = parts.RUNNERS["06_imagenet_tables2_3"]
     rows, _ = tables.imagenet_rows(mg, **im, dataset="imagenette", data_dir=None, at_paper_macs=False, grid_points=6,
                                    recipe="cpu", epochs=1, train_limit=None, test_limit=None, latency_runs=1, seed=0,
                                    ckpt_dir=tmp_path)

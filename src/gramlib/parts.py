@@ -1,7 +1,8 @@
 """Part stages: some rows of a long table trained in a DVC stage of their own, before the table's notebook.
 
 A table whose trainings would run a stage past two hours (Table 1 and the ImageNet stand-in's Tables 2–3 at the
-cpu scale, on the slower of our 2-core machines) names those rows in params.yaml, ``part_rows`` (a glob on row
+cpu scale, on the slower of our 2-core machines; and the search, whose GRAM run and random twin take about an
+hour each there: its one "row" is ``random``, the twin) names those rows in params.yaml, ``part_rows`` (a glob on row
 names, e.g. ``"MobileNetV2-*"``). dvc.yaml's ``<stage>_part@<scale>`` trains them first
 (``python -m gramlib.pipeline <notebook> --scale <scale> --part``) and records each finished row in
 ``results/<scale>/<notebook>.part/``; the notebook's stage then reads those records instead of training the rows
@@ -12,6 +13,7 @@ counts on the next. With ``part_rows: null`` the part stage only writes an empty
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import time
 from fnmatch import fnmatch
 from pathlib import Path
@@ -65,11 +67,43 @@ def _imagenet(section: dict[str, Any], scale: str, mg, only: str, record_to: Pat
     return rows
 
 
-#: notebooks whose rows a part stage can train → (their row names, the function that trains the rows matching a glob)
+#: the search notebook's settings that are :class:`~gramlib.search.SearchConfig` fields
+_SEARCH_FIELDS = ("iterations", "seed", "dataset", "fused_bn_elu", "latency_runs", "workers", "executor", "ray_address")
+
+
+def _search_names(section: dict[str, Any], mg) -> list[str]:
+    return ["random"] if section["random_baseline"] else []
+
+
+def _search(section: dict[str, Any], scale: str, mg, only: str, record_to: Path) -> list[dict[str, Any]]:
+    """The search's random twin (same sampler and proxy, weights never updated), searched into ``record_to``."""
+    from dataclasses import replace
+
+    from .search import search_in, search_settings
+
+    p, config = search_settings(section["profile"], section["proxy"], **{k: section[k] for k in _SEARCH_FIELDS})
+    folder, _ = search_in(record_to, p.space, p.rule, replace(config, mode="random"))
+    return [{"model": "random", "run": folder.name}]
+
+
+def random_twin_root(scale: str, runs: str | Path) -> Path:
+    """Where the search notebook finds (or runs) its random twin: the part stage's folder when that stage ran it,
+    else ``runs``, the notebook's own search folder."""
+    d = part_dir(scale, "01_search")
+    try:
+        done = json.loads((d / "part.json").read_text())["rows"]
+    except (OSError, ValueError, KeyError):
+        done = []
+    return d if "random" in done else Path(runs)
+
+
+#: notebooks whose rows a part stage can run → (their row names, the function that runs the rows matching a glob,
+#: whether it needs the published meta-graph: the search's part runs before there is one)
 RUNNERS: dict[str, tuple[Callable[[dict[str, Any], Any], list[str]],
-                         Callable[[dict[str, Any], str, Any, str, Path], list[dict[str, Any]]]]] = {
-    "04_table1_cifar10": (_table1_names, _table1),
-    "06_imagenet_tables2_3": (_imagenet_names, _imagenet),
+                         Callable[[dict[str, Any], str, Any, str, Path], list[dict[str, Any]]], bool]] = {
+    "01_search": (_search_names, _search, False),
+    "04_table1_cifar10": (_table1_names, _table1, True),
+    "06_imagenet_tables2_3": (_imagenet_names, _imagenet, True),
 }
 
 
@@ -84,12 +118,13 @@ def run_part(notebook: str, scale: str, params_file: str | Path | None = None) -
         raise ParamsError(f"{notebook} has no part stage (those that have: {', '.join(RUNNERS)})")
     section = check_params(notebook, scale, params_file)
     only = section.get("part_rows")
-    names, train_rows = RUNNERS[notebook]
+    names, train_rows, reads_metagraph = RUNNERS[notebook]
     mg = None
     if only:  # checked before anything is written or loaded
-        from .metagraph import MetaGraph
+        if reads_metagraph:
+            from .metagraph import MetaGraph
 
-        mg = MetaGraph.load(results_dir(scale) / "search_run" / "metagraph.json")
+            mg = MetaGraph.load(results_dir(scale) / "search_run" / "metagraph.json")
         every = names(section, mg)
         if not any(fnmatch(n, only) for n in every):
             raise ParamsError(f"scales.{scale}: part_rows {only!r} of {notebook} matches none of its rows "

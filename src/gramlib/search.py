@@ -291,6 +291,18 @@ def run_name(space: SearchSpace, rule: UpdateRule, config: SearchConfig) -> str:
     return f"{config.mode}-{config.dataset}-seed{config.seed}-{digest}"
 
 
+def search_settings(profile: str, proxy: dict[str, Any] | None = None, **search: Any) -> tuple[Any, SearchConfig]:
+    """The profile and search configuration a params.yaml ``search`` section describes: the named profile with the
+    ``search`` fields over its own (``iterations``, ``seed``, ``workers`` ...), then the ``proxy`` settings
+    (:func:`gramlib.evidence.proxy_variant`). The search notebook and its part stage (the random twin, in a stage
+    of its own) both build theirs here, so the twin is the notebook's search in ``mode="random"``."""
+    from .evidence import proxy_variant  # evidence imports this module
+    from .profiles import get_profile
+
+    p = get_profile(profile, search=search)
+    return p, proxy_variant(p.search, proxy or {})
+
+
 def search_in(root: str | Path, space: SearchSpace, rule: UpdateRule, config: SearchConfig, *,
               proxy: ProxySplit | None = None, progress: bool = True) -> tuple[Path, MetaGraph]:
     """Run, resume or reuse the search ``config`` describes in its own folder under ``root`` (:func:`run_name`);

@@ -154,6 +154,24 @@ def test_part_stages_recorded_their_rows_and_the_notebooks_read_them(scale):
         assert found == 2
 
 
+def test_search_part_ran_the_random_twin_the_search_notebook_read(scale):
+    """search_part@<scale> (gramlib.parts): its part.json lists the twin where params.yaml asks for it, the twin's
+    folder holds the search's iterations, and the search notebook rendered after it read the twin from there."""
+    f = RESULTS / scale / "01_search.part" / "part.json"
+    if not f.exists():  # a search rendered before search_part existed (results/cpu's, on the EPYC)
+        assert scale != "smoke", "CI's run exercises search_part"
+        return
+    prm = load_params(scale)["search"]
+    part = json.loads(f.read_text())
+    assert part["part_rows"] == prm["part_rows"] and part["rows"] == (["random"] if prm["part_rows"] else [])
+    text = (RESULTS / scale / "notebooks" / "01_search.ipynb").read_text()
+    if part["rows"]:
+        (twin,) = f.parent.glob("random-*/history.jsonl")
+        assert len(twin.read_text().splitlines()) >= prm["iterations"]
+        if json.loads(text)["metadata"].get("gramlib", {}).get("started", "") >= part["started"]:
+            assert f"random twin: results/{scale}/01_search.part/{twin.parent.name}" in text
+
+
 def test_table3_rows_and_macs(scale):
     p = load_params(scale)["imagenet"]
     t = pd.read_csv(RESULTS / scale / "06_imagenet_tables2_3" / "table3.csv")
@@ -233,7 +251,9 @@ def test_proxy_study_rows_and_recommendation(proxy_scale):
     assert list(t.proxy) == ["default", *prm["variants"]]
     hours = t[f"hours_per_{prm['iterations']}"]
     assert (hours - t.seconds_per_candidate * prm["iterations"] / 3600).abs().max() < 1e-9
-    assert (t.within_cost_target == (hours <= prm["cost_target_hours"])).all()
+    work = 3 * t.train_images * t.epochs + t.val_images
+    assert (t.cost_ratio - work / work[t.proxy == "default"].iloc[0]).abs().max() < 1e-9
+    assert (t.within_cost_target == (t.cost_ratio <= prm["max_cost_ratio"])).all()
     assert t.icc.dropna().le(1).all() and t.kendall_tau_vs_reference.dropna().between(-1, 1).all()
     ok = t[t.within_cost_target]
     col = {"icc": "icc", "tau": "kendall_tau_vs_reference"}[prm["select_by"]]

@@ -341,7 +341,7 @@ def recommended_proxy(metrics_path: str | Path, variants: Mapping[str, Mapping[s
     except (OSError, ValueError, KeyError) as e:
         raise ValueError(f"cannot read the recommended proxy from {path}: {e!r}; run the proxy stage first") from e
     if name is None:
-        raise ValueError(f"{path}: the proxy study found no variant within its cost target; raise cost_target_hours "
+        raise ValueError(f"{path}: the proxy study found no variant within its cost target; raise max_cost_ratio "
                          "or add cheaper variants")
     if name == "default":
         return name, {}

@@ -155,7 +155,7 @@ def _value_rules() -> dict[str, tuple[str, Callable[[Any], bool], bool]]:
         "budgets_mmacs": positive, "budget_mmacs": positive, "extra_budgets_mmacs": positive,
         "train_budget_mmacs": positive, "mobilenet_width": positive, "mobilenet_widths": positive,
         "width": ('a number > 0 or "auto" (derived from the meta-graph)', lambda v: v == "auto" or (number(v) and v > 0), False),
-        "scales": positive, "cost_target_hours": positive,
+        "scales": positive, "max_cost_ratio": positive,
         "thin_scales": ("a channel scale in (0, 1) (a thinner copy of a SwiftNet)", lambda v: number(v) and 0 < v < 1, False),
     }
     return rules

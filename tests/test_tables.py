@@ -109,7 +109,7 @@ def test_search_part_runs_the_random_twin_the_notebook_then_reads(monkeypatch, t
 
     monkeypatch.setattr(search_mod, "search_in", fake_search_in)
     out = parts.run_part("01_search", "smoke")
-    p, config = search_mod.search_settings(section["profile"], section["proxy"], iterations=section["iterations"])
+    _, config = search_mod.search_settings(section["profile"], section["proxy"], iterations=section["iterations"])
     assert seen == [(out, "random", section["iterations"], config.proxy_train)]
     assert json.loads((out / "part.json").read_text())["rows"] == ["random"]
     assert parts.random_twin_root("smoke", runs) == out

@@ -82,8 +82,8 @@ def _search(section: dict[str, Any], scale: str, mg, only: str, record_to: Path)
     from .search import search_in, search_settings
 
     p, config = search_settings(section["profile"], section["proxy"], **{k: section[k] for k in _SEARCH_FIELDS})
-    folder, _ = search_in(record_to, p.space, p.rule, replace(config, mode="random"))
-    return [{"model": "random", "run": folder.name}]
+    search_in(record_to, p.space, p.rule, replace(config, mode="random"))
+    return [{"model": "random"}]
 
 
 def random_twin_root(scale: str, runs: str | Path) -> Path:

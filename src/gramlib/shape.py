@@ -162,8 +162,8 @@ AUTO_WIDTHS = (0.25, 0.35, 0.5, 0.6, 0.75)
 def auto_width(mg: MetaGraph, budget_mmacs: float, *, widths: Iterable[float] = AUTO_WIDTHS,
                levels: Iterable[float] | None = None, input_shape: tuple[int, int, int] = (3, 32, 32),
                num_classes: int = 10, tolerance: float = 0.10) -> tuple[float, list[dict[str, Any]]]:
-    """Table 4's width rule: thin every node's filters by each of ``widths``, prune to ``budget_mmacs``
-    (:func:`levels_for_budgets`), and take the width whose model has the most parameters while its MACs are
+    """Table 4's width rule: thin every node's filters by each of ``widths``, prune to ``budget_mmacs`` (the
+    level :func:`levels_for_budgets` would pick on ``levels``, found by bisection), and take the width whose model has the most parameters while its MACs are
     within ``tolerance`` of the budget and no hierarchy is pruned to identities. Small budgets need thin
     filters: at full width the level that meets MNIST's 0.23 M prunes whole hierarchies away, and which width
     works depends on the meta-graph (its levels jump in MACs), so it is derived, not set by hand.
@@ -178,7 +178,7 @@ def auto_width(mg: MetaGraph, budget_mmacs: float, *, widths: Iterable[float] = 
 
     Returns:
         ``(width, rows)``: the chosen width and one row per candidate (``width``, ``level``, ``mmacs``,
-        ``mparams``, ``identity_hierarchies``, ``eligible``, ``chosen``). When no candidate is eligible, the
+        ``mparams``, ``identity_hierarchies``, ``eligible``, ``chosen``, ``rule``). When no candidate is eligible, the
         one with the fewest identity hierarchies and then the MACs nearest the budget is chosen, and its row
         says ``rule: "fallback"``.
     """

@@ -408,3 +408,40 @@ def test_ray_search_with_two_workers_killed_and_resumed(tmp_path):
     assert [r["candidate"] for r in rows] == list(range(6))  # each candidate applied exactly once
     assert MetaGraph.load(out / "metagraph.json") == MetaGraph.load(tmp_path / "local" / "metagraph.json")
     assert strip(rows) == strip(load_history(tmp_path / "local"))
+
+
+def test_searches_side_by_side_compute_what_each_computes_alone(tmp_path, smoke):
+    """run_side_by_side: two searches (GRAM and its random twin, one thread each) in two spawned processes give the
+    meta-graphs and histories of the same searches run here one after the other; results come back in call order."""
+    from functools import partial
+
+    from gramlib.executors import run_side_by_side
+
+    prof = with_search(smoke, threads=1)
+    configs = [prof.search, replace(prof.search, mode="random")]
+    proxy = synthetic_proxy()
+    calls = [partial(search, prof.space, prof.rule, c, tmp_path / f"side-{c.mode}", proxy=proxy, progress=False)
+             for c in configs]
+    side = run_side_by_side(calls, processes=2)
+    alone = [search(prof.space, prof.rule, c, tmp_path / f"alone-{c.mode}", proxy=proxy, progress=False) for c in configs]
+    assert side == alone and side[0] != side[1]  # the random twin never updates its weights
+    for c in configs:
+        assert strip(load_history(tmp_path / f"side-{c.mode}")) == strip(load_history(tmp_path / f"alone-{c.mode}"))
+
+
+def test_run_side_by_side_keeps_order_runs_elsewhere_and_raises_what_a_call_raised():
+    import os
+    from functools import partial
+
+    from gramlib.executors import run_side_by_side
+
+    assert run_side_by_side([partial(pow, 2, k) for k in range(5)], processes=2) == [1, 2, 4, 8, 16]
+    assert run_side_by_side([partial(pow, 3, 2)], processes=2) == [9]  # one call: here
+    pids = run_side_by_side([os.getpid, os.getpid], processes=2)
+    assert os.getpid() not in pids
+    assert run_side_by_side([os.getpid], processes=1) == [os.getpid()]
+    with pytest.raises(ValueError, match="invalid literal"):
+        run_side_by_side([partial(int, "7"), partial(int, "x")], processes=2)
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="processes must be an integer"):
+            run_side_by_side([os.getpid], processes=bad)

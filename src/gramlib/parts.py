@@ -81,7 +81,10 @@ def _search(section: dict[str, Any], scale: str, mg, only: str, record_to: Path)
 
     from .search import search_in, search_settings
 
-    p, config = search_settings(section["profile"], section["proxy"], **{k: section[k] for k in _SEARCH_FIELDS})
+    fields = {k: section[k] for k in _SEARCH_FIELDS}
+    if section.get("threads") is not None:  # as the notebook: null keeps the profile's
+        fields["threads"] = section["threads"]
+    p, config = search_settings(section["profile"], section["proxy"], **fields)
     search_in(record_to, p.space, p.rule, replace(config, mode="random"))
     return [{"model": "random"}]
 

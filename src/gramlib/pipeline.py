@@ -141,6 +141,7 @@ def _value_rules() -> dict[str, tuple[str, Callable[[Any], bool], bool]]:
 
     level = ("a pruning level in [0, 1]", lambda v: number(v) and 0 <= v <= 1, False)
     positive = ("a number > 0", lambda v: number(v) and v > 0, False)
+    threads = ("null (the profile's) or an integer >= 1", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, True)
     limit = ("null (all) or an integer >= 1", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, True)
     rules = {
         "profile": one_of(PROFILES), "recipe": one_of(RECIPES), "executor": one_of(EXECUTORS),
@@ -155,7 +156,8 @@ def _value_rules() -> dict[str, tuple[str, Callable[[Any], bool], bool]]:
         "budgets_mmacs": positive, "budget_mmacs": positive, "extra_budgets_mmacs": positive,
         "train_budget_mmacs": positive, "mobilenet_width": positive, "mobilenet_widths": positive,
         "width": ('a number > 0 or "auto" (derived from the meta-graph)', lambda v: v == "auto" or (number(v) and v > 0), False),
-        "scales": positive, "max_cost_ratio": positive,
+        "scales": positive, "max_cost_ratio": positive, "parallel_searches": integer(1),
+        "threads": threads, "search_threads": threads,
         "thin_scales": ("a channel scale in (0, 1) (a thinner copy of a SwiftNet)", lambda v: number(v) and 0 < v < 1, False),
     }
     return rules

@@ -436,7 +436,7 @@ def test_run_side_by_side_keeps_order_runs_elsewhere_and_raises_what_a_call_rais
     from gramlib.executors import run_side_by_side
 
     assert run_side_by_side([partial(pow, 2, k) for k in range(5)], processes=2) == [1, 2, 4, 8, 16]
-    assert run_side_by_side([partial(pow, 3, 2)], processes=2) == [9]  # one call: here
+    assert run_side_by_side([os.getpid], processes=2) == [os.getpid()]  # one call: here, no process to start
     pids = run_side_by_side([os.getpid, os.getpid], processes=2)
     assert os.getpid() not in pids
     assert run_side_by_side([os.getpid], processes=1) == [os.getpid()]
@@ -445,3 +445,21 @@ def test_run_side_by_side_keeps_order_runs_elsewhere_and_raises_what_a_call_rais
     for bad in (0, 1.5, True):
         with pytest.raises(ValueError, match="processes must be an integer"):
             run_side_by_side([os.getpid], processes=bad)
+
+
+def test_a_failing_call_cancels_the_calls_still_waiting(tmp_path):
+    """When one call raises, the calls not yet started are dropped (a search that fails, or an interrupt, must not
+    leave the rest of a long queue running); the error is raised here."""
+    import subprocess
+    from functools import partial
+
+    from gramlib.executors import run_side_by_side
+
+    def touch_later(i):  # a picklable call (stdlib) that takes a second, then leaves a mark
+        return partial(subprocess.run, ["sh", "-c", f"sleep 1; touch {tmp_path / str(i)}"], check=True)
+
+    calls = [partial(int, "x"), partial(subprocess.run, ["sleep", "2"])] + [touch_later(i) for i in range(2, 12)]
+    with pytest.raises(ValueError, match="invalid literal"):
+        run_side_by_side(calls, processes=2)
+    ran = sorted(int(f.name) for f in tmp_path.iterdir())
+    assert 11 not in ran and len(ran) < 10, ran  # at most the few already handed to a worker ran

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import trained_metagraph
 from gramlib.evidence import recommended_proxy
-from gramlib.shape import (auto_width, is_monotone, width_for, layouts_at_budgets, level_grid, level_profile, levels_for_budgets,
+from gramlib.shape import (CLIFF_SCALES, arch_cost, auto_width, fit_budgets, is_monotone, width_for, layouts_at_budgets, level_grid, level_profile, levels_for_budgets,
                            nearest_level, with_layout)
 
 
@@ -103,6 +103,32 @@ def test_auto_width_takes_the_widest_model_at_the_budget_with_every_hierarchy(pa
     assert fallback["identity_hierarchies"] == min(r["identity_hierarchies"] for r in rows0)
     with pytest.raises(ValueError, match="widths"):
         auto_width(mg, budget, widths=(0.5, 0), levels=grid)
+
+
+def test_fit_budgets_prunes_alone_where_it_can_and_scales_channels_across_a_cliff(paper_space):
+    """Table 1's pick: Figure 5's level where its model is within tolerance of the budget (scale 1); in a gap of the
+    profile (a cliff), auto_width's rule over channel scales, said to be across a cliff; bad tolerance refused."""
+    mg = trained_metagraph(paper_space, 40)
+    grid = level_grid(21)
+    prof = sorted(level_profile(mg, grid), key=lambda r: r["mmacs"])
+    whole = [r for r in prof if not mg.prune(r["level"]).identity_hierarchies()]
+    on = whole[len(whole) // 2]["mmacs"]  # a budget the profile meets exactly, with every hierarchy kept
+    lo, hi = max(zip(prof, prof[1:]), key=lambda p: p[1]["mmacs"] / p[0]["mmacs"])  # the profile's widest gap
+    assert hi["mmacs"] / lo["mmacs"] > 1.5, "the test needs a cliff"
+    gap = (lo["mmacs"] * hi["mmacs"]) ** 0.5  # its middle: no level's model within 10 % of it
+    exact, cliff = fit_budgets(mg, [on, gap], levels=grid)
+    (alone,) = levels_for_budgets(mg, [on], levels=grid)
+    assert exact["scale"] == 1.0 and exact["rule"] == "pruning alone" and exact["within_tolerance"]
+    assert exact["mmacs"] == pytest.approx(alone["mmacs"]) and exact["identity_hierarchies"] == 0
+    assert cliff["rule"].startswith("cliff: ") and cliff["scale"] != 1.0
+    _, rows = auto_width(mg, gap, widths=(1.0, *CLIFF_SCALES), levels=grid)
+    (chosen,) = [r for r in rows if r["chosen"]]
+    assert (cliff["scale"], cliff["level"], cliff["mmacs"]) == (chosen["width"], chosen["level"], chosen["mmacs"])
+    assert cliff["within_tolerance"] == (abs(cliff["mmacs"] / gap - 1) <= 0.10)
+    arch = mg.prune(cliff["level"]).scale_channels(cliff["scale"])  # what Table 1 builds from the row
+    assert arch_cost(arch, (3, 32, 32), 10)["mmacs"] == pytest.approx(cliff["mmacs"])
+    with pytest.raises(ValueError, match="tolerance"):
+        fit_budgets(mg, [on], levels=grid, tolerance=-1)
 
 
 def test_thinning_before_budget_matching_keeps_more_of_the_network(paper_space):

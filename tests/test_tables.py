@@ -113,6 +113,18 @@ def test_search_part_runs_the_random_twin_the_notebook_then_reads(monkeypatch, t
     assert seen == [(out, "random", section["iterations"], config.proxy_train)]
     assert json.loads((out / "part.json").read_text())["rows"] == ["random"]
     assert parts.random_twin_root("smoke", runs) == out
+    # threads set (cpu: 1, the twin beside the GRAM search): the part's twin is exactly the notebook's, same folder
+    from dataclasses import replace
+
+    section["threads"], configs = 1, []
+    monkeypatch.setattr(search_mod, "search_in", lambda root, space, rule, config: configs.append((space, rule, config)))
+    parts.run_part("01_search", "quick")
+    fields = {k: section[k] for k in ("iterations", "seed", "dataset", "fused_bn_elu", "latency_runs", "workers",
+                                      "executor", "ray_address", "threads")}  # what the notebook passes
+    p, notebook = search_mod.search_settings(section["profile"], section["proxy"], **fields)
+    (space, rule, twin), = configs
+    assert twin == replace(notebook, mode="random") and twin.threads == 1
+    assert search_mod.run_name(space, rule, twin) == search_mod.run_name(p.space, p.rule, replace(notebook, mode="random"))
     section["random_baseline"] = False  # no twin to run: refused by name
     with pytest.raises(ParamsError, match="matches none of its rows"):
         parts.run_part("01_search", "cpu")

@@ -15,6 +15,10 @@ it never asks where a candidate ran.
   names a running cluster, e.g. ``"auto"``. Needs the ``distributed`` extra:
   ``pip install -e '.[distributed]'``.
 
+Whole runs, not candidates, go side by side with :func:`run_side_by_side`: independent searches (the
+GRAM search and its random twin, the evidence study's six), each in its own process and each computing exactly
+what it computes alone.
+
 ``ordered`` hands results back in key order: the search's keys are candidate
 indices, so that is sampling order, a re-submitted candidate keeping its place,
 and the search is reproducible whatever the timing (the same seed gives the
@@ -173,7 +177,13 @@ def run_side_by_side(calls: list[Callable[[], Any]], processes: int = 1) -> list
     ``processes = 1`` (or a single call) runs them here, one after another. Calls must be picklable (a function
     of gramlib with its arguments, e.g. :func:`functools.partial`): processes are spawned, not forked, because
     forking a process whose torch has started its thread pools can hang. An exception in one call is raised here
-    once the calls already running have ended; what a search checkpointed is kept, so a rerun resumes it.
+    once the calls already running have ended, and the calls not yet started are dropped (an interrupt too);
+    what a search checkpointed is kept, so a rerun resumes it. A child process ends with its parent (Linux), so a
+    killed kernel leaves no search writing its folder behind a rerun.
+
+    Side by side, each call slows the other a little: fine for searches whose reward counts MACs (the cpu
+    profile's; latency is only recorded), not for ones that reward measured latency, nor for the Ray executor
+    (each process would start its own Ray).
     """
     if not isinstance(processes, int) or isinstance(processes, bool) or processes < 1:
         raise ValueError(f"processes must be an integer >= 1, got {processes!r}")
@@ -182,7 +192,24 @@ def run_side_by_side(calls: list[Callable[[], Any]], processes: int = 1) -> list
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(max_workers=min(processes, len(calls)),
-                             mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(call) for call in calls]
+    pool = ProcessPoolExecutor(max_workers=min(processes, len(calls)), mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_end_with_parent)
+    futures = [pool.submit(call) for call in calls]
+    try:
         return [f.result() for f in futures]
+    finally:  # after an error or an interrupt: drop what has not started, wait for what runs (it checkpoints)
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _end_with_parent() -> None:
+    """In a spawned worker: ask Linux to end this process when its parent dies (prctl PR_SET_PDEATHSIG)."""
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+        except OSError:  # another libc: the worker then outlives a killed parent, as elsewhere
+            pass

@@ -1,8 +1,9 @@
 """Part stages: some rows of a long table trained in a DVC stage of their own, before the table's notebook.
 
 A table whose trainings would run a stage past two hours (Table 1 and the ImageNet stand-in's Tables 2–3 at the
-cpu scale, on the slower of our 2-core machines; and the search, whose GRAM run and random twin take about an
-hour each there: its one "row" is ``random``, the twin) names those rows in params.yaml, ``part_rows`` (a glob on row
+cpu scale, on the slower of our 2-core machines; and the search, whose one "row" is ``random``, the twin: about
+an hour there after the GRAM search's hour, so a slow machine may run it first in a stage of its own, where the
+cpu scale now runs the two side by side, :func:`gramlib.executors.run_side_by_side`) names those rows in params.yaml, ``part_rows`` (a glob on row
 names, e.g. ``"MobileNetV2-*"``). dvc.yaml's ``<stage>_part@<scale>`` trains them first
 (``python -m gramlib.pipeline <notebook> --scale <scale> --part``) and records each finished row in
 ``results/<scale>/<notebook>.part/``; the notebook's stage then reads those records instead of training the rows

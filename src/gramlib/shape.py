@@ -158,6 +158,47 @@ def levels_for_budgets(mg: MetaGraph, budgets_mmacs: Iterable[float], *, levels:
 #: the widths :func:`auto_width` chooses from (docs/interpretation.md, open point 23)
 AUTO_WIDTHS = (0.25, 0.35, 0.5, 0.6, 0.75)
 
+#: channel scales :func:`fit_budgets` tries where pruning alone misses a budget: thinner widths (open point 23)
+#: and the paper's up-scaling factors (§3.3, Table 3)
+CLIFF_SCALES = (0.5, 0.6, 0.75, 1.25, 1.5)
+
+
+def fit_budgets(mg: MetaGraph, budgets_mmacs: Iterable[float], *, levels: Iterable[float] | None = None,
+                input_shape: tuple[int, int, int] = (3, 32, 32), num_classes: int = 10, tolerance: float = 0.10,
+                scales: Iterable[float] = CLIFF_SCALES) -> list[dict[str, Any]]:
+    """Table 1's model for each budget: Figure 5's method (the level nearest the budget, :func:`levels_for_budgets`)
+    where it lands within ``tolerance`` of the budget without pruning a hierarchy to identities; otherwise the
+    profile has a cliff there (one more pruned edge can drop a whole DAG: 7.2 → 2.0 M MACs on a cpu meta-graph), and
+    the channel scale and level :func:`auto_width`'s rule picks among ``scales`` (1.0 included: the most
+    parameters within tolerance and no identity hierarchy, else the fallback).
+
+    Returns one row per budget: ``budget_mmacs``, ``level``, ``scale``, ``mmacs``, ``mparams``, ``macs_per_param``,
+    ``identity_hierarchies``, ``within_tolerance`` and ``rule`` ("pruning alone", or auto_width's rule after
+    "cliff: ").
+    """
+    levels = sorted(level_grid() if levels is None else levels)
+    if not tolerance >= 0:
+        raise ValueError(f"tolerance must be >= 0, got {tolerance!r}")
+    # the whole grid, as Figure 5 (a bisection assumes MACs never grow with the level; an identity DAG passes its
+    # input's channels on, so a profile need not be monotone)
+    prof = level_profile(mg, levels, input_shape=input_shape, num_classes=num_classes)
+    out = []
+    for b in budgets_mmacs:
+        pick = nearest_level(prof, b)
+        ident = len(mg.prune(pick["level"]).identity_hierarchies())
+        row = {"budget_mmacs": b, "level": pick["level"], "scale": 1.0, "mmacs": pick["mmacs"],
+               "mparams": pick["mparams"], "identity_hierarchies": ident, "rule": "pruning alone"}
+        if abs(pick["mmacs"] / b - 1) > tolerance or ident:
+            _, rows = auto_width(mg, b, widths=(1.0, *scales), levels=levels, input_shape=input_shape,
+                                 num_classes=num_classes, tolerance=tolerance)
+            (best,) = [r for r in rows if r["chosen"]]
+            row.update(level=best["level"], scale=best["width"], mmacs=best["mmacs"], mparams=best["mparams"],
+                       identity_hierarchies=best["identity_hierarchies"], rule=f"cliff: {best['rule']}")
+        row["macs_per_param"] = row["mmacs"] / row["mparams"]
+        row["within_tolerance"] = abs(row["mmacs"] / b - 1) <= tolerance
+        out.append(row)
+    return out
+
 
 def auto_width(mg: MetaGraph, budget_mmacs: float, *, widths: Iterable[float] = AUTO_WIDTHS,
                levels: Iterable[float] | None = None, input_shape: tuple[int, int, int] = (3, 32, 32),

@@ -24,7 +24,7 @@ from .experiments import fit_and_score, load_train_test, mobilenet_v2
 from .data import ImageData
 from .metagraph import MetaGraph
 from .model import build_model
-from .shape import level_grid, levels_for_budgets
+from .shape import fit_budgets, level_grid, levels_for_budgets
 from .train import recipe_with
 
 
@@ -41,18 +41,20 @@ def per_row(value: Any, n: int, what: str) -> list[Any]:
 
 
 def table1_names(mg: MetaGraph, budgets_mmacs: Iterable[float], grid_points: int) -> list[tuple[str, dict[str, Any]]]:
-    """Each Table 1 row's name, with the level Figure 5's profile picks for its budget: the paper's name for a
-    model of that size (``SwiftNet-0.65`` at 3 M MACs), or the level used for a budget the paper does not have."""
+    """Each Table 1 row's name, with the model :func:`gramlib.shape.fit_budgets` picks for its budget (Figure 5's
+    level, or across a cliff of the profile a channel scale too): the paper's name for a model of that size
+    (``SwiftNet-0.65`` at 3 M MACs), or the level used for a budget the paper does not have."""
     paper_level = {r["mmacs"]: r["level"] for r in paper.TABLE1}
     return [(f"SwiftNet-{paper_level.get(pick['budget_mmacs'], pick['level'])}", pick)
-            for pick in levels_for_budgets(mg, list(budgets_mmacs), levels=level_grid(grid_points))]
+            for pick in fit_budgets(mg, list(budgets_mmacs), levels=level_grid(grid_points))]
 
 
 def table1_rows(mg: MetaGraph, train_data: ImageData, test_data: ImageData, *, budgets_mmacs: Iterable[float],
                 epochs: int | list[int], recipe: str, grid_points: int, seed: int, ckpt_dir: str | Path,
                 archs_dir: str | Path | None = None, only: str | None = None, records: Iterable[str | Path] = (),
                 record_to: str | Path | None = None) -> list[dict[str, Any]]:
-    """Table 1: the meta-graph pruned to each MAC budget (Figure 5's method), trained on ``train_data``.
+    """Table 1: the meta-graph pruned to each MAC budget (Figure 5's method; across a cliff of its profile also
+    channel-scaled, :func:`gramlib.shape.fit_budgets`), trained on ``train_data``.
 
     Args:
         epochs: for every row, or one per budget (the largest model is the slowest to train).
@@ -67,12 +69,15 @@ def table1_rows(mg: MetaGraph, train_data: ImageData, test_data: ImageData, *, b
         if not _wanted(name, only):
             continue
         arch = mg.prune(pick["level"])
+        if pick["scale"] != 1.0:  # across a cliff of the profile (fit_budgets)
+            arch = arch.scale_channels(pick["scale"])
         if archs_dir is not None:
             Path(archs_dir).mkdir(parents=True, exist_ok=True)
             arch.save(Path(archs_dir) / f"{name}.json")
         r = fit_and_score(name, lambda: build_model(arch, 10, 3), train_data, test_data, recipe_with(recipe, epochs=n_epochs),
                           key={"arch": arch.to_dict()}, seed=seed, ckpt_dir=ckpt_dir, records=records, record_to=record_to)
-        rows.append({**r, "level_used": pick["level"], "macs_per_param": r["mmacs"] / r["mparams"]})
+        rows.append({**r, "level_used": pick["level"], "scale_used": pick["scale"], "fit": pick["rule"],
+                     "macs_per_param": r["mmacs"] / r["mparams"]})
     return rows
 
 

@@ -105,8 +105,8 @@ def assert_no_model_nearer(scale: str, budget_mmacs: float, model: str) -> None:
     assert len(said) and "not the paper's size" in said.evidence.iloc[0], model
 
 
-#: Table 1 rows whose MACs/params (40-50) are not the paper's (~12): README "Table 1 at the cpu scale", docs/interpretation.md
-NOT_THE_PAPERS_SHAPE = {("cpu", "SwiftNet-0.4"), ("cpu", "SwiftNet-0.3")}
+#: Table 1 rows whose MACs/params (38-50) are not the paper's (~12): README "Table 1 at the cpu scale", docs/interpretation.md
+NOT_THE_PAPERS_SHAPE = {("cpu", "SwiftNet-0.5"), ("cpu", "SwiftNet-0.4"), ("cpu", "SwiftNet-0.3")}
 
 
 def paper_rows(table4: pd.DataFrame) -> pd.DataFrame:

@@ -129,6 +129,10 @@ def test_fit_budgets_prunes_alone_where_it_can_and_scales_channels_across_a_clif
     assert arch_cost(arch, (3, 32, 32), 10)["mmacs"] == pytest.approx(cliff["mmacs"])
     with pytest.raises(ValueError, match="tolerance"):
         fit_budgets(mg, [on], levels=grid, tolerance=-1)
+    # Figure 5 hands over the profile it drew: the same rows, and a profile of other levels is refused
+    assert fit_budgets(mg, [on, gap], levels=grid, profile=level_profile(mg, grid)) == [exact, cliff]
+    with pytest.raises(ValueError, match="exactly the given levels"):
+        fit_budgets(mg, [on], levels=grid, profile=level_profile(mg, grid[::2]))
 
 
 def test_thinning_before_budget_matching_keeps_more_of_the_network(paper_space):

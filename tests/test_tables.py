@@ -125,6 +125,10 @@ def test_search_part_runs_the_random_twin_the_notebook_then_reads(monkeypatch, t
     (space, rule, twin), = configs
     assert twin == replace(notebook, mode="random") and twin.threads == 1
     assert search_mod.run_name(space, rule, twin) == search_mod.run_name(p.space, p.rule, replace(notebook, mode="random"))
+    # threads null (quick, smoke): the profile's count for the notebook, the part stage and the evidence searches alike
+    from gramlib.profiles import get_profile
+
+    assert search_mod.search_settings("cpu", threads=None)[1].threads == get_profile("cpu").search.threads == 2
     section["random_baseline"] = False  # no twin to run: refused by name
     with pytest.raises(ParamsError, match="matches none of its rows"):
         parts.run_part("01_search", "cpu")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -85,7 +86,7 @@ def fit_and_score(name: str, build: Callable[[], nn.Module], train_data: ImageDa
     for folder in records:
         row = _recorded_row(Path(folder), name, run, len(test_data), topk)
         if row is not None:
-            print(f"{_summary_line(row)} in an earlier stage (recorded in {folder})", flush=True)
+            print(f"{_summary_line(row)} in an earlier stage (recorded in {os.path.relpath(folder)})", flush=True)
             return row
     torch.manual_seed(seed)
     model = build()

@@ -1,10 +1,9 @@
 """Part stages: some rows of a long table trained in a DVC stage of their own, before the table's notebook.
 
-A table whose trainings would run a stage past two hours (Table 1 and the ImageNet stand-in's Tables 2–3 at the
-cpu scale, on the slower of our 2-core machines; and the search, whose one "row" is ``random``, the twin: about
-an hour there after the GRAM search's hour, so a slow machine may run it first in a stage of its own, where the
-cpu scale now runs the two side by side, :func:`gramlib.executors.run_side_by_side`) names those rows in params.yaml, ``part_rows`` (a glob on row
-names, e.g. ``"MobileNetV2-*"``). dvc.yaml's ``<stage>_part@<scale>`` trains them first
+A table whose trainings would run a stage past two hours on the slower of our 2-core machines names those rows in
+params.yaml, ``part_rows`` (a glob on row names, e.g. ``"MobileNetV2-*"``): Table 1 and the ImageNet stand-in's
+Tables 2–3 at the cpu scale. The search can do the same with its one "row", ``random`` (its twin), though the cpu
+scale now runs the twin beside the GRAM search instead (:func:`gramlib.executors.run_side_by_side`). dvc.yaml's ``<stage>_part@<scale>`` trains them first
 (``python -m gramlib.pipeline <notebook> --scale <scale> --part``) and records each finished row in
 ``results/<scale>/<notebook>.part/``; the notebook's stage then reads those records instead of training the rows
 again, and trains the rest. The records are committed with the results, so a part finished on one machine
@@ -15,6 +14,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import time
 from fnmatch import fnmatch
 from pathlib import Path
@@ -69,7 +69,8 @@ def _imagenet(section: dict[str, Any], scale: str, mg, only: str, record_to: Pat
 
 
 #: the search notebook's settings that are :class:`~gramlib.search.SearchConfig` fields
-_SEARCH_FIELDS = ("iterations", "seed", "dataset", "fused_bn_elu", "latency_runs", "workers", "executor", "ray_address")
+_SEARCH_FIELDS = ("iterations", "seed", "dataset", "fused_bn_elu", "latency_runs", "threads", "workers", "executor",
+                  "ray_address")
 
 
 def _search_names(section: dict[str, Any], mg) -> list[str]:
@@ -83,8 +84,6 @@ def _search(section: dict[str, Any], scale: str, mg, only: str, record_to: Path)
     from .search import search_in, search_settings
 
     fields = {k: section[k] for k in _SEARCH_FIELDS}
-    if section.get("threads") is not None:  # as the notebook: null keeps the profile's
-        fields["threads"] = section["threads"]
     p, config = search_settings(section["profile"], section["proxy"], **fields)
     search_in(record_to, p.space, p.rule, replace(config, mode="random"))
     return [{"model": "random"}]
@@ -137,7 +136,7 @@ def run_part(notebook: str, scale: str, params_file: str | Path | None = None) -
     out.mkdir(parents=True, exist_ok=True)
     commit, started, t0 = git_commit(), _dt.datetime.now(_dt.timezone.utc), time.perf_counter()
     rows = train_rows(section, scale, mg, only, out) if only else []
-    print(f"{notebook} part at scale {scale}: {len(rows)} row(s) recorded in {out} "
+    print(f"{notebook} part at scale {scale}: {len(rows)} row(s) recorded in {os.path.relpath(out)} "
           f"({', '.join(r['model'] for r in rows) or 'part_rows is null: nothing to train'})", flush=True)
     atomic_write_json(out / "part.json", {
         "notebook": notebook, "scale": scale, "part_rows": only, "rows": [r["model"] for r in rows],

@@ -294,11 +294,14 @@ def run_name(space: SearchSpace, rule: UpdateRule, config: SearchConfig) -> str:
 def search_settings(profile: str, proxy: dict[str, Any] | None = None, **search: Any) -> tuple[Any, SearchConfig]:
     """The profile and search configuration a params.yaml ``search`` section describes: the named profile with the
     ``search`` fields over its own (``iterations``, ``seed``, ``workers`` ...), then the ``proxy`` settings
-    (:func:`gramlib.evidence.proxy_variant`). The search notebook and its part stage (the random twin, in a stage
-    of its own) both build theirs here, so the twin is the notebook's search in ``mode="random"``."""
+    (:func:`gramlib.evidence.proxy_variant`). ``threads=None`` (params.yaml's ``null``) keeps the profile's thread
+    count. The search notebook, its part stage (the random twin, in a stage of its own) and the evidence notebook's
+    searches all build theirs here, so the twin is the notebook's search in ``mode="random"``."""
     from .evidence import proxy_variant  # evidence imports this module
     from .profiles import get_profile
 
+    if search.get("threads", 0) is None:  # null: the profile's, not torch's default
+        search = {k: v for k, v in search.items() if k != "threads"}
     p = get_profile(profile, search=search)
     return p, proxy_variant(p.search, proxy or {})
 

@@ -165,7 +165,8 @@ CLIFF_SCALES = (0.5, 0.6, 0.75, 1.25, 1.5)
 
 def fit_budgets(mg: MetaGraph, budgets_mmacs: Iterable[float], *, levels: Iterable[float] | None = None,
                 input_shape: tuple[int, int, int] = (3, 32, 32), num_classes: int = 10, tolerance: float = 0.10,
-                scales: Iterable[float] = CLIFF_SCALES) -> list[dict[str, Any]]:
+                scales: Iterable[float] = CLIFF_SCALES, profile: list[dict[str, Any]] | None = None
+                ) -> list[dict[str, Any]]:
     """Table 1's model for each budget: Figure 5's method (the level nearest the budget, :func:`levels_for_budgets`)
     where it lands within ``tolerance`` of the budget without pruning a hierarchy to identities; otherwise the
     profile has a cliff there (one more pruned edge can drop a whole DAG: 7.2 → 2.0 M MACs on a cpu meta-graph), and
@@ -175,16 +176,22 @@ def fit_budgets(mg: MetaGraph, budgets_mmacs: Iterable[float], *, levels: Iterab
     Returns one row per budget: ``budget_mmacs``, ``level``, ``scale``, ``mmacs``, ``mparams``, ``macs_per_param``,
     ``identity_hierarchies``, ``within_tolerance`` and ``rule`` ("pruning alone", or auto_width's rule after
     "cliff: ").
+
+    ``profile``: :func:`level_profile` of ``mg`` on ``levels`` with this input, when the caller has it already
+    (Figure 5's notebook); profiled here otherwise.
     """
     levels = sorted(level_grid() if levels is None else levels)
     if not tolerance >= 0:
         raise ValueError(f"tolerance must be >= 0, got {tolerance!r}")
     # the whole grid, as Figure 5 (a bisection assumes MACs never grow with the level; an identity DAG passes its
     # input's channels on, so a profile need not be monotone)
-    prof = level_profile(mg, levels, input_shape=input_shape, num_classes=num_classes)
+    if profile is None:
+        profile = level_profile(mg, levels, input_shape=input_shape, num_classes=num_classes)
+    elif sorted(r["level"] for r in profile) != levels:
+        raise ValueError("profile must cover exactly the given levels")
     out = []
-    for b in budgets_mmacs:
-        pick = nearest_level(prof, b)
+    for pick in budget_rows(profile, budgets_mmacs):
+        b = pick["budget_mmacs"]
         ident = len(mg.prune(pick["level"]).identity_hierarchies())
         row = {"budget_mmacs": b, "level": pick["level"], "scale": 1.0, "mmacs": pick["mmacs"],
                "mparams": pick["mparams"], "identity_hierarchies": ident, "rule": "pruning alone"}

@@ -4,6 +4,7 @@ what costs the half-point below 99 % (README, "Table 4 at the cpu scale"). Print
 
     python benchmarks/mnist_width.py WIDTH AUGMENT EPOCHS   # AUGMENT: none | crop | crop_flip
     python benchmarks/mnist_width.py 0.35 crop 60          # 98.64 % on 2026-11-28 (733 s, AMD EPYC)
+    python benchmarks/mnist_width.py 0.5 none 60           # 98.84 % on 2026-11-28 (final training accuracy 99.97 %)
 """
 import json, os, sys, time
 from pathlib import Path

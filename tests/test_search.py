@@ -237,7 +237,7 @@ def test_resume_reads_a_config_written_before_skeletons(tmp_path, smoke):
 def test_resume_reads_a_config_written_before_new_recipe_fields(tmp_path, smoke):
     run(smoke, tmp_path / "a", stop_after=2)
     cfg = json.loads((tmp_path / "a" / "config.json").read_text())
-    for k in ("nesterov", "warmup"):  # the proxy recipe as gramlib wrote it before these fields existed
+    for k in ("nesterov", "warmup", "crop_pad"):  # the proxy recipe as gramlib wrote it before these fields existed
         cfg["search"]["proxy_recipe"].pop(k)
     (tmp_path / "a" / "config.json").write_text(json.dumps(cfg))
     mg = run(smoke, tmp_path / "a")  # resumes: defaults fill the missing fields

@@ -10,7 +10,8 @@ import torch.nn.functional as F
 
 from gramlib.model import ELU
 from gramlib.progress import progress_bar
-from gramlib.train import RECIPES, Recipe, augment_batch, lr_factor, recipe_with
+from gramlib.io import run_key
+from gramlib.train import RECIPES, Recipe, augment_batch, lr_factor, recipe_with, train
 
 
 def _loop_reference(x, seed, pad=4, flip=True):
@@ -27,10 +28,47 @@ def _loop_reference(x, seed, pad=4, flip=True):
 
 
 @pytest.mark.parametrize("mode", ["crop_flip", "crop"])
-def test_batched_augmentation_equals_the_per_image_crop(mode):
+@pytest.mark.parametrize("pad", [4, 2])
+def test_batched_augmentation_equals_the_per_image_crop(mode, pad):
     x = torch.randn(32, 3, 12, 10)
-    got = augment_batch(x, mode, torch.Generator().manual_seed(3))
-    assert torch.equal(got, _loop_reference(x, 3, flip=mode == "crop_flip"))
+    got = augment_batch(x, mode, torch.Generator().manual_seed(3), pad=pad)
+    assert torch.equal(got, _loop_reference(x, 3, pad=pad, flip=mode == "crop_flip"))
+
+
+def test_crop_pad_bounds_the_shift():
+    # one bright pixel in the middle moves by at most crop_pad rows and columns, and by up to it somewhere in 256 crops
+    x = torch.zeros(256, 1, 16, 16)
+    x[:, :, 8, 8] = 1.0
+    for pad in (1, 2, 4):
+        got = augment_batch(x, "crop", torch.Generator().manual_seed(0), pad=pad)
+        where = got[:, 0].flatten(1).argmax(1)
+        shift = torch.stack([where // 16 - 8, where % 16 - 8]).abs()
+        assert shift.max() == pad
+
+
+def test_recipe_fields_added_later_keep_published_run_keys():
+    # checkpoint and record names hash repr(recipe): a default crop_pad must not change them (this key was computed
+    # before crop_pad existed), and any other crop_pad must
+    assert run_key(key={"x": 1}, recipe=recipe_with("cpu", epochs=7, augment="crop"), seed=0) == "ec056070408c310d"
+    assert "crop_pad" not in repr(RECIPES["cpu"]) and "crop_pad=2" in repr(recipe_with("cpu", crop_pad=2))
+    assert recipe_with("cpu", crop_pad=2) != RECIPES["cpu"]
+
+
+def test_checkpoint_from_before_crop_pad_resumes(tmp_path):
+    torch.manual_seed(0)
+    x, y = torch.randint(0, 256, (16, 1, 8, 8), dtype=torch.uint8), torch.arange(16) % 2
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 2))
+    ckpt = tmp_path / "m.pt"
+    kw = dict(mean=(0.5,), std=(0.25,), device="cpu", checkpoint=ckpt, progress=False)
+    recipe = recipe_with("cpu", epochs=1, batch_size=8, augment="crop")
+    first = train(model, x, y, recipe, **kw)
+    state = torch.load(ckpt, weights_only=False)
+    del state["recipe"]["crop_pad"]  # as gramlib wrote it before the field existed
+    torch.save(state, ckpt)
+    again = train(model, x, y, recipe, **kw)  # the default pad is the one it was trained with: read, not retrained
+    assert again.history == first.history and again.images_per_second == 0.0
+    with pytest.raises(ValueError, match="another recipe"):
+        train(model, x, y, recipe_with(recipe, crop_pad=2), **kw)
 
 
 def test_crop_without_flip_keeps_left_to_right_order():
@@ -60,7 +98,8 @@ def test_paper_recipe_schedule_is_unchanged():
     assert math.isclose(lr_factor(r, 50 * 10, 10), 0.1) and math.isclose(lr_factor(r, 75 * 10, 10), 0.01)
 
 
-@pytest.mark.parametrize("bad", [dict(optimizer="adam", nesterov=True), dict(warmup=1.0), dict(schedule="linear")])
+@pytest.mark.parametrize("bad", [dict(optimizer="adam", nesterov=True), dict(warmup=1.0), dict(schedule="linear"),
+                                 dict(crop_pad=-1), dict(crop_pad=1.5)])
 def test_recipe_rejects_bad_settings(bad):
     with pytest.raises(ValueError):
         Recipe(**bad)

@@ -48,8 +48,10 @@ class Recipe:
             "cosine", "onecycle" (linear up to ``lr`` over the ``warmup`` fraction
             of the steps, then linearly down to 0) or "constant".
         warmup: fraction of the steps spent warming up linearly from 0 (any schedule).
-        augment: "crop_flip" (4-pixel-padded random crop + horizontal flip),
+        augment: "crop_flip" (``crop_pad``-pixel-padded random crop + horizontal flip),
             "crop" (no flip: digits) or "none".
+        crop_pad: the random crop's padding in pixels, i.e. the largest shift (4, the CIFAR
+            convention; 2 suits MNIST's small, centred digits: docs/interpretation.md, row 23).
     """
 
     optimizer: str = "sgd"
@@ -64,6 +66,7 @@ class Recipe:
     lr_decay: float = 0.1
     step_epochs: float = 2.0
     augment: str = "crop_flip"
+    crop_pad: int = 4
     label_smoothing: float = 0.0
     rmsprop_alpha: float = 0.9
     rmsprop_eps: float = 1.0
@@ -80,8 +83,21 @@ class Recipe:
             raise ValueError(f"nesterov applies to sgd only, got optimizer {self.optimizer!r}")
         if self.augment not in ("crop_flip", "crop", "none"):
             raise ValueError(f"augment must be crop_flip, crop or none, got {self.augment!r}")
+        if not isinstance(self.crop_pad, int) or self.crop_pad < 0:
+            raise ValueError(f"crop_pad must be a whole number of pixels >= 0, got {self.crop_pad!r}")
         if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
             raise ValueError(f"epochs and batch_size must be >= 1 and lr > 0 (got {self.epochs}, {self.batch_size}, {self.lr})")
+
+    def __repr__(self) -> str:
+        # run keys (checkpoint and record names) hash this text: a field added after keys were published
+        # (_ADDED_FIELDS) shows only when it differs from its default, so earlier runs keep their keys
+        shown = [f"{f}={getattr(self, f)!r}" for f in self.__dataclass_fields__
+                 if not (f in _ADDED_FIELDS and getattr(self, f) == _ADDED_FIELDS[f])]
+        return f"Recipe({', '.join(shown)})"
+
+
+#: fields added to :class:`Recipe` after run keys were published, with the default that keeps those keys
+_ADDED_FIELDS: dict[str, Any] = {"crop_pad": 4}
 
 
 #: The paper's recipes (§4.1) and the proxy used to score candidates.
@@ -254,7 +270,7 @@ def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, recipe: Recipe, *,
     ckpt = Path(checkpoint) if checkpoint else None
     if ckpt and ckpt.exists():
         state = torch.load(ckpt, map_location=dev, weights_only=False)
-        if state.get("recipe") != asdict(recipe):
+        if Recipe(**state.get("recipe", {})) != recipe:  # a checkpoint from before a field was added has its default
             raise ValueError(f"checkpoint {ckpt} was written with another recipe; delete it or use the same recipe")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
@@ -273,7 +289,7 @@ def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, recipe: Recipe, *,
         total_loss, total_correct = 0.0, 0
         for s in range(steps):
             idx = perm[s * recipe.batch_size : (s + 1) * recipe.batch_size]
-            xb = augment_batch(norm(xd[idx]), recipe.augment, gen).contiguous(memory_format=mf)
+            xb = augment_batch(norm(xd[idx]), recipe.augment, gen, pad=recipe.crop_pad).contiguous(memory_format=mf)
             yb = yd[idx]
             out = model(xb)
             loss = F.cross_entropy(out, yb, label_smoothing=recipe.label_smoothing)

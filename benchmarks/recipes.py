@@ -24,6 +24,11 @@ seed) under another cap on node filters before pruning to the budget, e.g. the p
 budget there, e.g. a first hierarchy at 16x16 instead of 8x8 at the same MACs:
 
     python benchmarks/recipes.py --budget 3 --epochs 30 --only "cpu: Nesterov" --layout pool-before
+
+``--fit`` takes Table 1's own model for the budget (gramlib.shape.fit_budgets: a channel scale across a cliff of
+the pruning profile) instead of pruning alone, e.g. the committed 3 M row trained 90 epochs instead of 30:
+
+    python benchmarks/recipes.py --budget 3 --epochs 90 --only "cpu: Nesterov" --fit
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from gramlib.data import normalize_stats
 from gramlib.metagraph import MetaGraph
 from gramlib.model import build_model
 from gramlib.profiling import cpu_name
-from gramlib.shape import level_grid, levels_for_budgets, with_layout
+from gramlib.shape import fit_budgets, level_grid, levels_for_budgets, with_layout
 from gramlib.skeleton import LAYOUTS
 from gramlib.train import Normalizer, evaluate, recipe_with, train
 
@@ -106,15 +111,23 @@ def main() -> None:
                     help="cap on node filters before pruning: a number or 'none' (default: the meta-graph's own)")
     ap.add_argument("--layout", choices=sorted(LAYOUTS), default=None,
                     help="build and prune the DAGs in this skeleton layout (default: the meta-graph's own)")
+    ap.add_argument("--fit", action="store_true",
+                    help="Table 1's model for the budget (fit_budgets: across a cliff, a channel scale) instead of pruning alone")
     args = ap.parse_args()
+    if args.fit and (args.layout is not None or args.filter_cap != "search"):
+        ap.error("--fit builds Table 1's model as it is: it does not combine with --layout or --filter-cap")
     mg = MetaGraph.load(args.metagraph)
     if args.filter_cap != "search":
         mg = with_filter_cap(mg, args.filter_cap)
     tr, te = load_train_test(args.dataset, input_size=args.input_size, test_limit=args.test_limit)
     shape = tuple(tr.x.shape[1:])
-    (pick,) = levels_for_budgets(mg, [args.budget], levels=level_grid(61), layout_name=args.layout,
-                                 input_shape=shape, num_classes=len(tr.classes))
-    arch = mg.prune(pick["level"])
+    if args.fit:  # Table 1's row (04_table1_cifar10): the same grid, rule and tolerance
+        (pick,) = fit_budgets(mg, [args.budget], levels=level_grid(61), input_shape=shape, num_classes=len(tr.classes))
+        arch = mg.prune(pick["level"]).scale_channels(pick["scale"])
+    else:
+        (pick,) = levels_for_budgets(mg, [args.budget], levels=level_grid(61), layout_name=args.layout,
+                                     input_shape=shape, num_classes=len(tr.classes))
+        arch = mg.prune(pick["level"])
     if args.layout is not None:
         arch = with_layout(arch, args.layout)
     mean, std = normalize_stats(tr)
@@ -122,7 +135,7 @@ def main() -> None:
                       "model_mmacs": round(pick["mmacs"], 2), "model_kparams": round(1e3 * pick["mparams"], 1),
                       "macs_per_param": round(pick["macs_per_param"], 1), "filter_cap": mg.space.filter_cap,
                       "layout": arch.skeleton.describe(),
-                      "level": pick["level"], "epochs": args.epochs,
+                      "level": pick["level"], "scale": pick.get("scale", 1.0), "epochs": args.epochs,
                       "train_images": len(tr), "test_images": len(te), "threads": torch.get_num_threads(),
                       "cpu": cpu_name()}))
     for name, (base, over) in (SHORT_CANDIDATES if args.set == "short" else CANDIDATES).items():

@@ -7,7 +7,12 @@ latency in a clean process, interleaved ``--rounds`` times (the median is kept),
 equal accuracy from the stage's accuracies with the stage's function (``gramlib.evidence.speedup_table``).
 
     python benchmarks/speedup_recheck.py                 # ~30 s on 2 cores (21 models x 3 rounds)
+    python benchmarks/speedup_recheck.py --rounds 10     # and the speed-up's spread over 10 rounds
     python benchmarks/speedup_recheck.py --scale quick
+
+Each round is a full interleaved pass, so it gives a speed-up of its own: the last lines print, per input size,
+every round's geometric-mean speed-up (NaN: that round's curves have no equal-accuracy point) and "at least"
+bound, with their median, minimum and maximum. One median over rounds hides how far one reading can move.
 """
 
 from __future__ import annotations
@@ -62,6 +67,22 @@ def main() -> None:
             print(json.dumps({"latencies": "stage" if col == "latency_ms" else "fresh process",
                               **{k: round(v, 3) if isinstance(v, float) else int(v) if k == "input" else v
                                  for k, v in s.items()}}))
+    per_round: dict[int, dict[str, list[float]]] = {}
+    for k in range(args.rounds):
+        lat[f"round_{k}"] = [t[k] for t in times]
+        for s in speedup_table(lat, by=["input"], latency=f"round_{k}")[1]:
+            got = per_round.setdefault(int(s["input"]), {"geomean": [], "at_least": []})
+            got["geomean"].append(s["geomean"])
+            got["at_least"].append(s["at_least"])
+    for size, got in per_round.items():
+        out = {"latencies": "per round", "input": size, "rounds": args.rounds}
+        for name, v in got.items():
+            finite = sorted(x for x in v if x == x)
+            out[name] = [round(x, 3) for x in v]
+            out[f"{name}_median_min_max"] = ([round(statistics.median(finite), 3), round(finite[0], 3), round(finite[-1], 3)]
+                                             if finite else None)
+            out[f"{name}_nan_rounds"] = len(v) - len(finite)
+        print(json.dumps(out))
 
 
 if __name__ == "__main__":

@@ -37,7 +37,8 @@ def _run(bn, x, g, use):
 
 
 @pytest.mark.parametrize("layout", [torch.channels_last, torch.contiguous_format])
-@pytest.mark.parametrize("shape", [(16, 32, 8, 8), (7, 5, 3, 3), (3, 40, 1, 1), (256, 32, 2, 2)])
+@pytest.mark.parametrize("shape", [(16, 32, 8, 8), (7, 5, 3, 3), (3, 40, 1, 1), (256, 32, 2, 2),
+                                   (16, 24, 4, 4), (8, 48, 4, 4)])  # 24 and 48: Table 1's x0.75 and x1.5 channels
 @pytest.mark.parametrize("momentum", [0.1, None])
 def test_matches_batchnorm_then_elu(layout, shape, momentum):
     """Output, input/weight/bias gradients and running statistics equal BatchNorm2d + ELU within float rounding,
@@ -80,12 +81,14 @@ def test_gradcheck_in_double_precision_of_the_formula():
             assert abs((fp - fm).item() / (2 * eps) - xg.grad[idx].item()) < 2e-2
 
 
-def test_nan_propagates():
-    """A diverged activation stays NaN (the NaN-candidate handling of the search relies on seeing it)."""
-    x = torch.randn(8, 4, 3, 3).contiguous(memory_format=torch.channels_last)
+@pytest.mark.parametrize("shape", [(8, 4, 3, 3), (16, 32, 8, 8), (16, 24, 8, 8)])
+def test_nan_propagates(shape):
+    """A diverged activation stays NaN (the NaN-candidate handling of the search relies on seeing it), in the
+    vectorised path too (a fast exp maps NaN to inf there)."""
+    x = torch.randn(shape).contiguous(memory_format=torch.channels_last)
     x[0, 1, 0, 0] = float("nan")
     with fused.use_fused(True):
-        y = fused.bn_elu(_bn(4), x)
+        y = fused.bn_elu(_bn(shape[1]), x)
     assert torch.isnan(y[:, 1]).all() and not torch.isnan(y[:, 0]).any()
 
 

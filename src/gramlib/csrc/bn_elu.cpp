@@ -34,8 +34,12 @@ struct Layout {
   explicit Layout(const at::Tensor& x) {
     cl = channels_last(x); C = x.size(1); M = x.numel() / C;
     if (cl) {
-      const int64_t R = std::max<int64_t>(1, 512 / C);
-      width = (M % R == 0) ? R * C : C;  // a whole number of tiles, else one pixel per row
+      // R: the most pixels per tile, up to 512 floats, that divide the M pixels into whole tiles. Not just 512 / C
+      // or nothing: at 24 or 48 channels (Table 1's x0.75 and x1.5 models) 512 / C is 21 or 10, which divides no
+      // batch of 128 x 2^k pixels, and one pixel per row (24 floats) made the kernel slower than eager BatchNorm + ELU
+      int64_t R = std::max<int64_t>(1, 512 / C);
+      while (M % R != 0) --R;
+      width = R * C;
       rows = x.numel() / width;
     } else {
       width = x.size(2) * x.size(3); rows = x.size(0) * C;
@@ -80,9 +84,57 @@ void channel_sums(const Layout& L, F&& accumulate, double* s, double* q) {
 
 inline Vec elu_vec(const Vec& z) {
   const Vec e = at::vec::minimum(z, Vec(0.f)).exp_u20() - Vec(1.f);
-  return Vec::blendv(e, z, z > Vec(0.f));  // z where z > 0; NaN stays NaN (through e)
+  // z where z > 0 or z is NaN: exp_u20 maps NaN to inf, so a NaN must not go through e
+  return Vec::blendv(e, z, (z > Vec(0.f)) | z.isnan());
 }
 inline float elu_scalar(float z) { return z > 0.f ? z : std::exp(z) - 1.f; }
+// ELU's derivative from its output y: 1 where y > 0, else y + 1 (<= 1 there), i.e. min(y + 1, 1); NaN stays NaN
+// (at::vec::minimum propagates it; std::min(a, b) is `b < a ? b : a`, which returns a NaN a).
+inline float elu_grad(float y) { return std::min(y + 1.f, 1.f); }
+inline Vec elu_grad_vec(const Vec& y) { return at::vec::minimum(y + Vec(1.f), Vec(1.f)); }
+
+// The backward loops are written with at::vec, not left to `#pragma omp simd`: GCC kept them scalar, with the
+// derivative's data-dependent branch mispredicting on every other element, and the backward pass took 17x the
+// forward's time (1 thread, 128x32x16x16: 13.7 against 0.78 ms), slower than eager BatchNorm + ELU (AMD EPYC,
+// 2026-11-28; /tmp probes in the #9 note).
+
+// channels-last rows: fs[j] += dz, fq[j] += dz (x - m) for j < n, dz = d elu'(y), m per position
+inline void grad_sums_tile(const float* d, const float* y, const float* x, const float* m, float* fs, float* fq, int64_t n) {
+  int64_t j = 0;
+  for (; j + Vec::size() <= n; j += Vec::size()) {
+    const Vec dz = Vec::loadu(d + j) * elu_grad_vec(Vec::loadu(y + j));
+    (Vec::loadu(fs + j) + dz).store(fs + j);
+    at::vec::fmadd(dz, Vec::loadu(x + j) - Vec::loadu(m + j), Vec::loadu(fq + j)).store(fq + j);
+  }
+  for (; j < n; ++j) { const float dz = d[j] * elu_grad(y[j]); fs[j] += dz; fq[j] += dz * (x[j] - m[j]); }
+}
+
+// one NCHW plane of one channel (mean m): *fs = sum dz, *fq = sum dz (x - m)
+inline void grad_sums_plane(const float* d, const float* y, const float* x, float m, float* fs, float* fq, int64_t n) {
+  Vec va(0.f), vb(0.f); const Vec vm(m);
+  int64_t j = 0;
+  for (; j + Vec::size() <= n; j += Vec::size()) {
+    const Vec dz = Vec::loadu(d + j) * elu_grad_vec(Vec::loadu(y + j));
+    va = va + dz; vb = at::vec::fmadd(dz, Vec::loadu(x + j) - vm, vb);
+  }
+  float la[Vec::size()], lb[Vec::size()];
+  va.store(la); vb.store(lb);
+  float a = 0.f, b = 0.f;
+  for (int k = 0; k < Vec::size(); ++k) { a += la[k]; b += lb[k]; }
+  for (; j < n; ++j) { const float dz = d[j] * elu_grad(y[j]); a += dz; b += dz * (x[j] - m); }
+  *fs = a; *fq = b;
+}
+
+// o[j] = A[j] dz + P[j] x[j] + K[j] for j < n (A, P, K per position)
+inline void grad_input(const float* d, const float* y, const float* x, const float* A, const float* P, const float* K,
+                       float* o, int64_t n) {
+  int64_t j = 0;
+  for (; j + Vec::size() <= n; j += Vec::size()) {
+    const Vec dz = Vec::loadu(d + j) * elu_grad_vec(Vec::loadu(y + j));
+    at::vec::fmadd(Vec::loadu(A + j), dz, at::vec::fmadd(Vec::loadu(P + j), Vec::loadu(x + j), Vec::loadu(K + j))).store(o + j);
+  }
+  for (; j < n; ++j) o[j] = A[j] * (d[j] * elu_grad(y[j])) + P[j] * x[j] + K[j];
+}
 
 // out[j] = elu(in[j] * a[j] + b[j]) for j < n (a, b per position)
 inline void elu_affine(const float* in, const float* a, const float* b, float* out, int64_t n) {
@@ -164,22 +216,8 @@ std::vector<at::Tensor> backward(const at::Tensor& grad_y, const at::Tensor& x, 
   std::vector<double> s(L.C), q(L.C);  // sum dz, sum dz (x - mean)
   channel_sums(L, [&](int64_t r, float* fs, float* fq) {
     const float* d = pd + r * L.width; const float* xr = px + r * L.width; const float* yr = py + r * L.width;
-    if (L.cl) {
-      const float* m = meanT.data();
-      #pragma omp simd
-      for (int64_t j = 0; j < L.width; ++j) {
-        const float dz = d[j] * (yr[j] > 0.f ? 1.f : yr[j] + 1.f);
-        fs[j] += dz; fq[j] += dz * (xr[j] - m[j]);
-      }
-    } else {
-      const float m = pm[r % L.C]; float a = 0.f, b = 0.f;
-      #pragma omp simd reduction(+:a, b)
-      for (int64_t j = 0; j < L.width; ++j) {
-        const float dz = d[j] * (yr[j] > 0.f ? 1.f : yr[j] + 1.f);
-        a += dz; b += dz * (xr[j] - m);
-      }
-      *fs = a; *fq = b;
-    }
+    if (L.cl) grad_sums_tile(d, yr, xr, meanT.data(), fs, fq, L.width);
+    else grad_sums_plane(d, yr, xr, pm[r % L.C], fs, fq, L.width);
   }, s.data(), q.data());
 
   auto opts = x.options();
@@ -195,9 +233,7 @@ std::vector<at::Tensor> backward(const at::Tensor& grad_y, const at::Tensor& x, 
   float* po = dx.data_ptr<float>();
   auto body = [&](int64_t r, const float* A, const float* P, const float* K) {
     const float* d = pd + r * L.width; const float* xr = px + r * L.width; const float* yr = py + r * L.width;
-    float* o = po + r * L.width;
-    #pragma omp simd
-    for (int64_t j = 0; j < L.width; ++j) o[j] = A[j] * (d[j] * (yr[j] > 0.f ? 1.f : yr[j] + 1.f)) + P[j] * xr[j] + K[j];
+    grad_input(d, yr, xr, A, P, K, po + r * L.width, L.width);
   };
   if (L.cl) {
     const auto A = L.tile(a.data()), P = L.tile(p.data()), K = L.tile(k0.data());

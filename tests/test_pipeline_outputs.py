@@ -81,7 +81,7 @@ def test_table1_rows_and_macs(scale):
         assert row.macs_per_param == pytest.approx(row.mmacs / row.mparams)
         if scale != "smoke":  # the paper's shape: its MACs within 1.5x, MACs/params between 10 and 30 (paper ~12)
             if scale == "quick" and not 1 / 1.5 <= row.mmacs / row.paper_mmacs <= 1.5:
-                # quick's 150-iteration meta-graph can have a cliff at a budget (a Xeon run: 0.64 M, then 4.65 M);
+                # quick's short search (120 iterations) can leave a cliff at a budget (a Xeon run: 0.64 M, then 4.65 M);
                 # allowed only if Figure 5's profile has no model within 1.5x and the summary says the size is off
                 assert_no_model_nearer(scale, row.paper_mmacs, row.model)
                 continue

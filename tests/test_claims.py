@@ -38,6 +38,18 @@ def test_accuracies_near_chance_test_nothing():
     assert v["verdict"] == "cannot test at this scale" and named == f"{TABLE1[1]['model']} 18.0 %"  # only that row
 
 
+def test_table1_order_is_by_macs_when_rows_share_a_level():
+    """fit_budgets can give two rows one level at two channel scales: both are in the evidence, ordered by MACs."""
+    shared = [t1_row(0.126, "SwiftNet-0.65", 81.0, 3.0, 85.92, 3), t1_row(0.126, "SwiftNet-0.5", 84.0, 4.6, 88.74, 5),
+              t1_row(0.089, "SwiftNet-0.3", 86.0, 34.5, 90.17, 36)]
+    (v,) = by_claim(claims.verdicts(shared), "Higher pruning level")
+    assert v["verdict"] == "supported"
+    assert v["evidence"].startswith("largest model first: accuracy 86.00 % at 34.5 M MACs, 84.00 % at 4.6 M MACs, "
+                                    "81.00 % at 3.0 M MACs")
+    (v,) = by_claim(claims.verdicts([shared[0], dict(shared[1], accuracy=80.0), shared[2]]), "Higher pruning level")
+    assert v["verdict"] == "weakened"  # the 4.6 M model below the 3 M one
+
+
 def test_table1_order_and_gaps():
     vs = claims.verdicts(TABLE1)
     assert by_claim(vs, "Higher pruning level")[0]["verdict"] == "supported"

@@ -5,7 +5,7 @@ channels (Table 1's models at scale 1), 24 and 48 (its x0.75 and x1.5 models), a
 the three hierarchies. Each figure is the best of 3 rounds of ``--reps`` forward + backward passes; the fused and
 eager rounds alternate, so a drift in the machine's speed touches both.
 
-    python benchmarks/bn_elu_layer.py              # about 30 s on 2 cores
+    python benchmarks/bn_elu_layer.py              # about 15 s on 2 cores
     python benchmarks/bn_elu_layer.py --threads 1  # the kernel's own speed, without at::parallel_for
 """
 

@@ -96,7 +96,7 @@ inline Vec elu_grad_vec(const Vec& y) { return at::vec::minimum(y + Vec(1.f), Ve
 // The backward loops are written with at::vec, not left to `#pragma omp simd`: GCC kept them scalar, with the
 // derivative's data-dependent branch mispredicting on every other element, and the backward pass took 17x the
 // forward's time (1 thread, 128x32x16x16: 13.7 against 0.78 ms), slower than eager BatchNorm + ELU (AMD EPYC,
-// 2026-11-28; /tmp probes in the #9 note).
+// 2026-11-28; benchmarks/bn_elu_layer.py times the layer, README "Speed" has the figures).
 
 // channels-last rows: fs[j] += dz, fq[j] += dz (x - m) for j < n, dz = d elu'(y), m per position
 inline void grad_sums_tile(const float* d, const float* y, const float* x, const float* m, float* fs, float* fq, int64_t n) {
